@@ -1,0 +1,1 @@
+# Feedback labels and annotations arrive with retrospective decoding and annotation.

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from frontend import views
+
+app_name = "frontend"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("tangrams/", views.tangram_gallery, name="tangram-gallery"),
+    path("tangrams/<str:name>.svg", views.tangram_svg, name="tangram-svg"),
+    path("tangrams/<str:name>.png", views.tangram_png, name="tangram-png"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,34 @@
+"""Read-only admin: the ops console shows study data but never edits it.
+
+Every change to study data goes through services (which keep the invariants and the audit trail);
+the admin is for looking, filtering and exporting.
+"""
+from django.contrib import admin
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    list_per_page = 50
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

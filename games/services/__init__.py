@@ -1,0 +1,1 @@
+"""Write-side services of the games app: the only code that changes its rows."""

@@ -1,0 +1,101 @@
+"""Against the real services: PostgreSQL, the Redis channel layer, a real Celery worker.
+
+Run by the second pass of ``make test`` (DATABASE_URL / REDIS_URL set); skipped otherwise.
+"""
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.management import call_command
+from django.db import connection, connections
+
+from games.models import Round
+from games.services.lifecycle import TransitionError, transition_round
+
+pytestmark = pytest.mark.services
+
+
+@pytest.mark.django_db
+def test_database_is_postgresql():
+    assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_transitions_only_one_wins():
+    rnd = Round.objects.create(number=42)
+    barrier = threading.Barrier(4)
+    results: list[str] = []
+
+    def attempt():
+        barrier.wait()
+        try:
+            transition_round(rnd.pk, "open")
+            results.append("won")
+        except TransitionError:
+            results.append("lost")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["lost", "lost", "lost", "won"]
+    assert Round.objects.get(pk=rnd.pk).status == "open"
+
+
+def test_redis_channel_layer_round_trip():
+    layer = get_channel_layer()
+    assert type(layer).__name__ == "RedisChannelLayer"
+
+    async def exchange():
+        channel = await layer.new_channel()
+        await layer.group_add("interaction-test", channel)
+        await layer.group_send("interaction-test", {"type": "game.state", "turn": 3})
+        message = await layer.receive(channel)
+        await layer.group_discard("interaction-test", channel)
+        return message
+
+    assert async_to_sync(exchange)() == {"type": "game.state", "turn": 3}
+
+
+@pytest.fixture
+def celery_worker_process():
+    command = [
+        sys.executable, "-m", "celery", "-A", "respect_site", "worker",
+        "-Q", "inference,feedback,training", "--pool", "solo", "--loglevel", "WARNING",
+        "-n", f"pytest-{os.getpid()}@%h",
+    ]
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def test_a_real_worker_answers_on_all_three_queues(celery_worker_process):
+    deadline = time.monotonic() + 60
+    last_error = None
+    while time.monotonic() < deadline:
+        out = io.StringIO()
+        try:
+            call_command("check_workers", "--timeout", "5", stdout=out, stderr=io.StringIO())
+        except Exception as exc:  # worker still starting
+            last_error = exc
+            assert celery_worker_process.poll() is None, celery_worker_process.stdout.read()
+            continue
+        lines = out.getvalue().splitlines()
+        assert [line.split(":")[0] for line in lines] == ["inference", "feedback", "training"]
+        return
+    pytest.fail(f"no worker answered within 60 s: {last_error}")
