@@ -123,7 +123,8 @@ def parse_transform(text: str) -> Matrix:
         name = match.group(1)
         args = _parse_numbers(match.group(2), f"transform {name}")
         if len(args) not in _ARG_COUNTS[name]:
-            raise KilogramFormatError(f"transform {name} takes {_ARG_COUNTS[name]} arguments, got {len(args)}")
+            counts = " or ".join(map(str, _ARG_COUNTS[name]))
+            raise KilogramFormatError(f"transform {name} takes {counts} arguments, got {len(args)}")
         result = _multiply(result, _one_transform(name, args))
         pos = match.end()
     if not all(math.isfinite(v) for v in result):

@@ -195,8 +195,11 @@ def _validate_polygon(poly: Any, index: int) -> Polygon:
     xs = [p[0] for p in result]
     ys = [p[1] for p in result]
     extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    area = abs(_signed_area(result))
+    if not (math.isfinite(extent) and math.isfinite(area) and math.isfinite(extent * extent)):
+        raise TangramError(f"piece {index}: coordinates too large")
     # Relative threshold: float noise must not make a flat piece "positive".
-    if extent == 0.0 or abs(_signed_area(result)) <= 1e-12 * extent * extent:
+    if extent == 0.0 or area <= 1e-12 * extent * extent:
         raise TangramError(f"piece {index} has zero area")
     if len(result) == 4:
         a, b, c, d = result

@@ -72,7 +72,8 @@ def test_comma_separated_points() -> None:
 
 def test_space_separated_points_with_negatives_and_exponents() -> None:
     text = with_piece(0, polygon("1", "109.933 35.423 147.463 -2.107\n184.993 3.5423e1"))
-    assert_points(parse_kilogram_svg(text).pieces[0], [(109.933, 35.423), (147.463, -2.107), (184.993, 35.423)])
+    expected = [(109.933, 35.423), (147.463, -2.107), (184.993, 35.423)]
+    assert_points(parse_kilogram_svg(text).pieces[0], expected)
 
 
 def test_compact_number_lists() -> None:
@@ -217,6 +218,7 @@ def test_eight_polygons() -> None:
         ("0,0 1,0 inf,1", "unparsable"),
         ("0,0 1e999,0 0,1", "non-finite"),
         ("0,0 1,0 2,0", "zero area"),
+        ("0,0 1e200,0 0,1e200", "too large"),
         ("0,0 1,0 1,1 0,1 -1,0.5", "vertices"),
     ],
 )

@@ -69,6 +69,7 @@ def test_figure_requires_seven_pieces() -> None:
         (((0.0, 0.0), (2.0, 1.0), (2.0, 0.0), (0.0, 2.0)), "self-intersecting"),
         (((0.0, 0.0), ("1", 0.0), (0.0, 1.0)), "numbers"),
         (((0.0, 0.0), (True, 0.0), (0.0, 1.0)), "numbers"),
+        (((0.0, 0.0), (1e200, 0.0), (0.0, -1e200)), "too large"),
     ],
 )
 def test_figure_rejects_bad_pieces(bad_piece: object, message: str) -> None:
@@ -170,7 +171,8 @@ def test_from_json_rejects_malformed(data: object) -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
-    lambda children: st.lists(children, max_size=8) | st.dictionaries(st.text(max_size=2), children, max_size=3),
+    lambda children: st.lists(children, max_size=8)
+    | st.dictionaries(st.text(max_size=2), children, max_size=3),
     max_leaves=60,
 )
 
