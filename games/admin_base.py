@@ -6,9 +6,7 @@ the admin is for looking, filtering and exporting.
 from django.contrib import admin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    list_per_page = 50
-
+class ReadOnlyMixin:
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -19,16 +17,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_per_page = 50
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,21 +1,16 @@
 """Creating game configs: generated contexts and imports of the original study's JSON files."""
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from django.db import transaction
 
 from games.domain.game_configs import ConfigFormatError, ContextSpec, generate_contexts, parse_original_config
 from games.models import NAME_VALIDATOR, ContextImage, GameConfig, Tangram
-from games.services.reports import BulkReport
 from games.selectors import context_spec_of
+from games.services.bulk import BulkReport, Progress, list_input_files, no_progress
 
-Progress = Callable[[Iterable, int], Iterable]
 MAX_CONFIG_BYTES = 1_000_000
 BATCH_SIZE = 500
-
-
-def _no_progress(items: Iterable, total: int) -> Iterable:
-    return items
 
 
 def generate_configs(
@@ -25,7 +20,7 @@ def generate_configs(
     seed: int,
     target_weights: Mapping[int, float] | None = None,
     prefix: str | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> BulkReport:
     """Generate ``count`` contexts from the tangrams of one split.
 
@@ -52,18 +47,14 @@ def generate_configs(
     return report
 
 
-def import_original_configs(path: Path, *, prefix: str | None = None, progress: Progress = _no_progress) -> BulkReport:
+def import_original_configs(path: Path, *, prefix: str | None = None, progress: Progress = no_progress) -> BulkReport:
     """Import the original study's game JSON files (a folder or one file).
 
     Each config is named ``<prefix><file stem>``; the prefix defaults to the folder's name plus
     ``-``, because the original's dev and train/test folders reuse the same file names.
     """
-    if path.is_file():
-        files, folder = [path], path.parent
-    elif path.is_dir():
-        files, folder = sorted(p for p in path.iterdir() if p.is_file()), path
-    else:
-        raise FileNotFoundError(f"{path} is neither a file nor a folder")
+    files = list_input_files(path)
+    folder = path.parent if path.is_file() else path
     prefix = f"{folder.resolve().name}-" if prefix is None else prefix
     tangram_names = set(Tangram.objects.values_list("name", flat=True))
     report = BulkReport(noun="configs")
@@ -108,7 +99,7 @@ def _store(
     origin: str,
     seed: int | None,
     source_files: Mapping[str, str],
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> None:
     existing = {
         c.name: c

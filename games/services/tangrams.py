@@ -3,7 +3,7 @@
 Both paths end in ``_store``: one transaction per run, rows derived from the polygons by the pure
 renderers, existing names never overwritten (configs point at them).
 """
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,15 +15,10 @@ from games.domain.splits import SPLITS, assign_splits
 from games.domain.tangram_render import render_png, render_svg
 from games.domain.tangrams import TangramFigure, generate_figures
 from games.models import NAME_VALIDATOR, Tangram
-from games.services.reports import BulkReport
+from games.services.bulk import BulkReport, Progress, list_input_files, no_progress
 
-Progress = Callable[[Iterable, int], Iterable]
 MAX_SVG_BYTES = 1_000_000
 BATCH_SIZE = 200
-
-
-def _no_progress(items: Iterable, total: int) -> Iterable:
-    return items
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,7 @@ class _Candidate:
 
 
 def generate_tangrams(
-    *, count: int, seed: int, fractions: Mapping[str, float], prefix: str = "gen", progress: Progress = _no_progress
+    *, count: int, seed: int, fractions: Mapping[str, float], prefix: str = "gen", progress: Progress = no_progress
 ) -> BulkReport:
     """Generate ``count`` figures under ``seed``; figure i is the same whatever the count."""
     if count < 1:
@@ -58,7 +53,7 @@ def import_kilogram(
     fractions: Mapping[str, float],
     seed: int,
     splits: Mapping[str, str] | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> BulkReport:
     """Import a folder (or one file) of KILOGRAM-format SVGs.
 
@@ -66,7 +61,7 @@ def import_kilogram(
     one transaction. ``splits`` (name -> split) fixes the split of each image; without it, new
     images are split by ``fractions`` under ``seed``.
     """
-    files = _list_files(path)
+    files = list_input_files(path)
     report = BulkReport(noun="tangrams")
     candidates: list[_Candidate] = []
     seen: set[str] = set()
@@ -103,14 +98,6 @@ def import_kilogram(
     return report
 
 
-def _list_files(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file())
-    raise FileNotFoundError(f"{path} is neither a file nor a folder")
-
-
 def _validate_name(name: str) -> None:
     try:
         NAME_VALIDATOR(name)
@@ -126,7 +113,7 @@ def _store(
     fractions: Mapping[str, float],
     seed: int,
     fixed_splits: Mapping[str, str] | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> None:
     existing = {
         t.name: t.polygons for t in Tangram.objects.filter(name__in=[c.name for c in candidates]).only("name", "polygons")

@@ -1,5 +1,4 @@
 import pytest
-from django.utils import timezone
 
 from games.models import GameConfig, Interaction, Round
 from games.selectors import get_context_spec

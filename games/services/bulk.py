@@ -1,6 +1,24 @@
-"""What a bulk service did, in a form a command or a page can print."""
+"""Shared pieces of the bulk services (generate / import): input files, progress, the report."""
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+# A progress callback wraps an iterable (e.g. in a tqdm bar); services never print themselves.
+Progress = Callable[[Iterable, int], Iterable]
+
+
+def no_progress(items: Iterable, total: int) -> Iterable:
+    return items
+
+
+def list_input_files(path: Path) -> list[Path]:
+    """The files to import: the path itself, or the files directly inside the folder (sorted)."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file())
+    raise FileNotFoundError(f"{path} is neither a file nor a folder")
 
 
 @dataclass
