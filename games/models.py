@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from games.domain import rules
+from games.domain.study_settings import SettingsError, StudySettings
 
 NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
@@ -165,6 +166,9 @@ class Round(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     decoded_at = models.DateTimeField(null=True, blank=True)
     trained_at = models.DateTimeField(null=True, blank=True)
+    settings = models.JSONField(
+        default=dict, blank=True, help_text='Timing and pay: {"timing": {...}, "pay": {...}}; missing keys = defaults.'
+    )
     configs = models.ManyToManyField(GameConfig, through="RoundConfig", related_name="rounds")
 
     class Meta:
@@ -191,6 +195,16 @@ class Round(models.Model):
 
     def __str__(self) -> str:
         return f"Round {self.number} ({self.status})"
+
+    def clean(self):
+        try:
+            StudySettings.from_dict(self.settings)
+        except SettingsError as exc:
+            raise ValidationError({"settings": str(exc)}) from None
+
+    @property
+    def study_settings(self) -> StudySettings:
+        return StudySettings.from_dict(self.settings)
 
 
 class RoundConfig(models.Model):
@@ -298,10 +312,20 @@ class ParticipantPlatform(models.TextChoices):
     STAFF = "staff", "staff"
 
 
+class ParticipantStage(models.TextChoices):
+    CONSENT = "consent", "consent"
+    INSTRUCTIONS = "instructions", "instructions and practice"
+    LOBBY = "lobby", "lobby"
+    GAME = "game", "game"
+    SURVEY = "survey", "exit survey"
+    DONE = "done", "done"
+
+
 class Participant(models.Model):
     """A person (or simulated person) who plays; external ids are stored only as keyed hashes."""
 
     Platform = ParticipantPlatform
+    Stage = ParticipantStage
 
     platform = models.CharField(max_length=16, choices=Platform.choices)
     external_id_hash = models.CharField(max_length=64, help_text="Keyed hash of the worker id.")
@@ -311,6 +335,18 @@ class Participant(models.Model):
     survey = models.JSONField(default=dict, blank=True)
     bonus = models.DecimalField(max_digits=8, decimal_places=2, default=0)
     completion_code = models.CharField(max_length=64, blank=True)
+    stage = models.CharField(max_length=16, choices=ParticipantStage.choices, default=ParticipantStage.CONSENT)
+    expert = models.BooleanField(default=False, help_text="Experts earn the expert pay multiplier.")
+    practiced = models.BooleanField(default=False)
+    study_ref = models.CharField(max_length=200, blank=True, help_text="HIT / study id from the entry link.")
+    submit_url = models.URLField(blank=True, help_text="MTurk turkSubmitTo (validated host).")
+    lobby_entered_at = models.DateTimeField(null=True, blank=True)
+    lobby_left_at = models.DateTimeField(null=True, blank=True)
+    waiting_for = models.ForeignKey(
+        "Deployment", on_delete=models.SET_NULL, null=True, blank=True, related_name="waiting_participants",
+        help_text="Human-human deployment this participant waits in, for a partner.",
+    )
+    end_note = models.CharField(max_length=300, blank=True, help_text="Why the study ended early, if it did.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -319,6 +355,10 @@ class Participant(models.Model):
             models.UniqueConstraint(fields=["platform", "external_id_hash"], name="participant_unique_worker"),
             models.CheckConstraint(condition=Q(platform__in=ParticipantPlatform.values), name="participant_platform_valid"),
             models.CheckConstraint(condition=Q(bonus__gte=0), name="participant_bonus_non_negative"),
+            models.CheckConstraint(condition=Q(stage__in=ParticipantStage.values), name="participant_stage_valid"),
+            models.CheckConstraint(
+                condition=~Q(stage="done") | ~Q(completion_code=""), name="participant_done_has_code"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -345,8 +385,16 @@ class InteractionEndReason(models.TextChoices):
     CANCELLED = "cancelled", "cancelled"
 
 
+class InteractionPhase(models.TextChoices):
+    SPEAKER = "speaker", "speaker writes"
+    LISTENER = "listener", "listener chooses"
+    ENDED = "ended", "ended"
+
+
 class Interaction(models.Model):
     """One MultiRef game."""
+
+    Phase = InteractionPhase
 
     Status = InteractionStatus
 
@@ -382,6 +430,24 @@ class Interaction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    listener_kind = models.CharField(
+        max_length=8, choices=SystemListenerKind.choices, default=SystemListenerKind.MODEL,
+        help_text="Who listens: a model policy, a baseline bot, or a person.",
+    )
+    checkpoint = models.ForeignKey(
+        "training.PolicyCheckpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="interactions"
+    )
+    settings = models.JSONField(default=dict, blank=True, help_text="The round's timing and pay, frozen at creation.")
+    # Live state of the current turn (the record of finished turns is the append-only Turn table).
+    phase = models.CharField(max_length=8, choices=InteractionPhase.choices, default=InteractionPhase.SPEAKER)
+    turn_started_at = models.DateTimeField(null=True, blank=True)
+    phase_started_at = models.DateTimeField(null=True, blank=True)
+    phase_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    pending_utterance = models.TextField(blank=True)
+    live_selection = models.JSONField(default=list, blank=True, help_text="Selection as the listener edits it.")
+    listener_clicked = models.BooleanField(default=False)
+    bot_attempt = models.PositiveSmallIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0, help_text="Bumped on every change; stale writers lose.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -391,6 +457,14 @@ class Interaction(models.Model):
                 condition=Q(end_reason="") | Q(end_reason__in=InteractionEndReason.values), name="interaction_end_reason_valid"
             ),
             models.CheckConstraint(condition=Q(purpose__in=InteractionPurpose.values), name="interaction_purpose_valid"),
+            models.CheckConstraint(condition=Q(phase__in=InteractionPhase.values), name="interaction_phase_valid"),
+            models.CheckConstraint(
+                condition=Q(listener_kind__in=SystemListenerKind.values), name="interaction_listener_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(listener_kind="human") | Q(listener__isnull=False) | ~Q(status="playing"),
+                name="interaction_human_listener_set",
+            ),
             models.CheckConstraint(
                 condition=Q(turn_count__lte=rules.MAX_TURNS), name="interaction_turn_count_range"
             ),

@@ -1,2 +1,8 @@
-"""Websocket routes of live games (the consumers arrive with live play)."""
-websocket_urlpatterns: list = []
+"""Websocket routes of live games."""
+from django.urls import path
+
+from games.consumers import GameConsumer
+
+websocket_urlpatterns = [
+    path("ws/play/<int:interaction_id>/", GameConsumer.as_asgi()),
+]

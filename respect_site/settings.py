@@ -115,6 +115,15 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# How bot turns reach a policy: the Celery inference queue, an in-process thread, or inline.
+BOT_DISPATCH = env_str("BOT_DISPATCH", "celery" if REDIS_URL else "thread")
+if BOT_DISPATCH not in {"celery", "thread", "inline"}:
+    raise ImproperlyConfigured(f"BOT_DISPATCH={BOT_DISPATCH!r}: use celery, thread or inline")
+# Keyed hashing of worker ids; keep it stable across SECRET_KEY rotations by setting it explicitly.
+PARTICIPANT_HASH_KEY = env_str("PARTICIPANT_HASH_KEY")
+# Websocket frames per second allowed from one connection before frames are refused.
+GAME_FRAME_RATE_LIMIT = env_int("GAME_FRAME_RATE_LIMIT", 8)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # Without a broker, tasks run inline in the calling process: the embedded default.

@@ -8,6 +8,7 @@ admin.site.index_title = "Study data (read-only)"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("play/", include("frontend.play_urls")),
     path("", include("frontend.urls")),
 ]
 

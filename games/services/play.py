@@ -1,0 +1,352 @@
+"""The live game engine: the only code that moves a game forward.
+
+Every move (a message, a click, a submit, a model's answer, a deadline) is one transaction that
+locks the interaction row, checks the move against the current turn and phase, and either changes
+the game and bumps its ``version`` or changes nothing and raises ``PlayError``. Browsers are
+notified and the model is asked for its action only after the transaction commits. Moves are
+idempotent per turn: a repeated submit, a retried model answer or a late one after a fallback
+finds the turn already decided and changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from games.domain import rules
+from games.domain.study_settings import StudySettings
+from games.models import GameConfig, Interaction, Participant, Turn
+from games.notify import notify_interaction
+from games.services import lifecycle
+
+MAX_UTTERANCE_CHARS = 300
+SPEAKER, LISTENER = "speaker", "listener"
+BOT_ATTEMPTS = 2  # the first request and one retry, then the recorded fallback
+
+
+class PlayError(Exception):
+    """A move that is not allowed now; nothing was changed. ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ListenerAction:
+    select: frozenset[str]
+    deselect: frozenset[str]
+    source: str
+    raw_output: str = ""
+    probability: float | None = None
+    checkpoint_id: int | None = None
+    latency_seconds: float | None = None
+
+
+def study_settings_of(interaction: Interaction) -> StudySettings:
+    return StudySettings.from_dict(interaction.settings)
+
+
+def role_of(interaction: Interaction, participant_id: int | None) -> str | None:
+    if participant_id is None:
+        return None
+    if interaction.speaker_id == participant_id:
+        return SPEAKER
+    if interaction.listener_id == participant_id:
+        return LISTENER
+    return None
+
+
+def committed_selection(interaction: Interaction) -> frozenset[str]:
+    last = interaction.turns.order_by("-index").first()
+    return frozenset(last.selection_after) if last else frozenset()
+
+
+# --- starting -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def start_game(
+    *,
+    config: GameConfig,
+    speaker: Participant | None,
+    listener_kind: str,
+    listener: Participant | None = None,
+    deployment=None,
+    checkpoint=None,
+    purpose: str = Interaction.Purpose.STUDY,
+    settings: dict | None = None,
+) -> Interaction:
+    """Create a game in play: turn 0, the speaker's window open."""
+    study = StudySettings.from_dict(settings or {})
+    now = timezone.now()
+    interaction = Interaction.objects.create(
+        deployment=deployment,
+        purpose=purpose,
+        config=config,
+        speaker=speaker,
+        listener=listener,
+        listener_kind=listener_kind,
+        checkpoint=checkpoint,
+        settings=study.to_dict(),
+        status=Interaction.Status.PLAYING,
+        started_at=now,
+        phase=Interaction.Phase.SPEAKER,
+        turn_started_at=now,
+        phase_started_at=now,
+        phase_deadline=now + timedelta(seconds=study.timing.speaker_seconds),
+    )
+    return interaction
+
+
+def _locked(interaction_id: int) -> Interaction:
+    try:
+        return Interaction.objects.select_for_update().get(pk=interaction_id)
+    except Interaction.DoesNotExist:
+        raise PlayError("not_found", "no such game") from None
+
+
+def _require(interaction: Interaction, participant_id: int, role: str, turn: int, phase: str) -> None:
+    if role_of(interaction, participant_id) != role:
+        raise PlayError("not_your_role", f"only the {role} can do this")
+    if interaction.status != Interaction.Status.PLAYING:
+        raise PlayError("game_over", "the game has ended")
+    if turn != interaction.turn_count:
+        raise PlayError("stale_turn", f"turn {turn} is over; the game is at turn {interaction.turn_count}")
+    if interaction.phase != phase:
+        raise PlayError("not_your_turn", f"it is the {interaction.phase}'s turn")
+
+
+def _save(interaction: Interaction, now: datetime) -> None:
+    interaction.version += 1
+    interaction.save()
+    transaction.on_commit(lambda: notify_interaction(interaction.pk))
+
+
+# --- speaker -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def submit_utterance(interaction_id: int, participant_id: int, turn: int, text: str) -> Interaction:
+    interaction = _locked(interaction_id)
+    _require(interaction, participant_id, SPEAKER, turn, Interaction.Phase.SPEAKER)
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        raise PlayError("invalid", "the message is empty")
+    if len(text) > MAX_UTTERANCE_CHARS:
+        raise PlayError("invalid", f"the message is longer than {MAX_UTTERANCE_CHARS} characters")
+    study = study_settings_of(interaction)
+    now = timezone.now()
+    if interaction.phase_deadline and now > interaction.phase_deadline + timedelta(
+        seconds=study.timing.idle_grace_seconds
+    ):
+        raise PlayError("too_late", "the time for this message is over")
+    interaction.pending_utterance = text
+    interaction.phase = Interaction.Phase.LISTENER
+    interaction.phase_started_at = now
+    interaction.listener_clicked = False
+    interaction.live_selection = sorted(committed_selection(interaction))
+    if interaction.listener_kind != "human":
+        interaction.bot_attempt = 1
+        interaction.phase_deadline = now + timedelta(seconds=study.timing.bot_deadline_seconds)
+        _dispatch_bot_on_commit(interaction.pk, turn, 1)
+    else:
+        interaction.phase_deadline = now + timedelta(seconds=study.timing.listener_seconds)
+    _save(interaction, now)
+    return interaction
+
+
+def _dispatch_bot_on_commit(interaction_id: int, turn: int, attempt: int) -> None:
+    from training.dispatch import request_bot_action  # training depends on games, not the reverse
+
+    transaction.on_commit(lambda: request_bot_action(interaction_id, turn, attempt))
+
+
+# --- human listener ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def toggle_image(interaction_id: int, participant_id: int, turn: int, image: str) -> Interaction:
+    interaction = _locked(interaction_id)
+    _require(interaction, participant_id, LISTENER, turn, Interaction.Phase.LISTENER)
+    context = set(interaction.config.tangrams.values_list("name", flat=True))
+    if not isinstance(image, str) or image not in context:
+        raise PlayError("invalid", "that image is not in this game")
+    selection = set(interaction.live_selection)
+    selection ^= {image}
+    interaction.live_selection = sorted(selection)
+    interaction.listener_clicked = True
+    _save(interaction, timezone.now())
+    return interaction
+
+
+@transaction.atomic
+def submit_selection(interaction_id: int, participant_id: int, turn: int) -> Interaction:
+    """The human listener submits the selection they have built. Repeating it is harmless."""
+    interaction = _locked(interaction_id)
+    if role_of(interaction, participant_id) == LISTENER and turn < interaction.turn_count:
+        return interaction  # already decided: a repeated submit changes nothing
+    _require(interaction, participant_id, LISTENER, turn, Interaction.Phase.LISTENER)
+    action = rules.action_between(committed_selection(interaction), frozenset(interaction.live_selection))
+    if action.is_empty:
+        raise PlayError("invalid", "select or deselect at least one image before submitting")
+    now = timezone.now()
+    _record_listener_turn(
+        interaction,
+        ListenerAction(select=action.select, deselect=action.deselect, source=Turn.ActionSource.HUMAN),
+        now,
+    )
+    return interaction
+
+
+# --- bot listener ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def apply_listener_action(interaction_id: int, turn: int, action: ListenerAction) -> bool:
+    """Record a bot's action for ``turn``. False (and nothing changed) if that turn is decided."""
+    interaction = _locked(interaction_id)
+    if (
+        interaction.status != Interaction.Status.PLAYING
+        or interaction.turn_count != turn
+        or interaction.phase != Interaction.Phase.LISTENER
+        or interaction.listener_kind == "human"
+    ):
+        return False
+    _record_listener_turn(interaction, action, timezone.now())
+    return True
+
+
+def fallback_action(interaction: Interaction, source: str) -> ListenerAction:
+    """The recorded fallback: toggle the listener's first (top-left) image, probability -1."""
+    first = (
+        interaction.config.context_images.order_by("listener_position").values_list("tangram__name", flat=True).first()
+    )
+    selected = committed_selection(interaction)
+    toggle = frozenset({first})
+    return ListenerAction(
+        select=toggle - selected,
+        deselect=toggle & selected,
+        source=source,
+        probability=Turn.PROBABILITY_FALLBACK if source != Turn.ActionSource.ERROR else Turn.PROBABILITY_ERROR,
+        checkpoint_id=interaction.checkpoint_id,
+    )
+
+
+# --- deadlines -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def enforce_deadline(interaction_id: int, now: datetime | None = None) -> str | None:
+    """Act on a passed deadline: idle endings, the listener's auto-submit, the bot's retry and
+    fallback. Returns what happened, or None when nothing was due (safe to call any time)."""
+    now = now or timezone.now()
+    try:
+        interaction = Interaction.objects.select_for_update().get(pk=interaction_id)
+    except Interaction.DoesNotExist:
+        return None
+    if interaction.status != Interaction.Status.PLAYING or interaction.phase_deadline is None:
+        return None
+    study = study_settings_of(interaction)
+    bot_phase = interaction.phase == Interaction.Phase.LISTENER and interaction.listener_kind != "human"
+    grace = 0.0 if bot_phase else study.timing.idle_grace_seconds
+    if now < interaction.phase_deadline + timedelta(seconds=grace):
+        return None
+    turn = interaction.turn_count
+    if interaction.phase == Interaction.Phase.SPEAKER:
+        _end(interaction, Interaction.EndReason.SPEAKER_IDLE, now)
+        return "speaker_idle"
+    if bot_phase:
+        if interaction.bot_attempt < BOT_ATTEMPTS:
+            interaction.bot_attempt += 1
+            interaction.phase_deadline = now + timedelta(seconds=study.timing.bot_deadline_seconds)
+            _dispatch_bot_on_commit(interaction.pk, turn, interaction.bot_attempt)
+            _save(interaction, now)
+            return "bot_retry"
+        _record_listener_turn(interaction, fallback_action(interaction, Turn.ActionSource.TIMEOUT), now)
+        return "bot_fallback"
+    action = rules.action_between(committed_selection(interaction), frozenset(interaction.live_selection))
+    if interaction.listener_clicked and not action.is_empty:
+        _record_listener_turn(
+            interaction,
+            ListenerAction(select=action.select, deselect=action.deselect, source=Turn.ActionSource.HUMAN),
+            now,
+        )
+        return "auto_submit"
+    _end(interaction, Interaction.EndReason.LISTENER_IDLE, now)
+    return "listener_idle"
+
+
+def expire_overdue(now: datetime | None = None) -> int:
+    """Enforce every passed deadline (the game clock's sweep); returns how many games moved."""
+    now = now or timezone.now()
+    due = Interaction.objects.filter(status=Interaction.Status.PLAYING, phase_deadline__lte=now).values_list(
+        "pk", flat=True
+    )
+    return sum(1 for pk in list(due) if enforce_deadline(pk, now))
+
+
+# --- recording and ending ------------------------------------------------------------------------------------
+
+
+def _record_listener_turn(interaction: Interaction, action: ListenerAction, now: datetime) -> None:
+    turn = interaction.turn_count
+    before = committed_selection(interaction)
+    utterance_at = interaction.phase_started_at or now
+    lifecycle.append_turn(
+        interaction.pk,
+        index=turn,
+        utterance=interaction.pending_utterance,
+        selection_before=before,
+        selected=action.select,
+        deselected=action.deselect,
+        action_source=action.source,
+        raw_output=action.raw_output,
+        action_probability=action.probability,
+        checkpoint_id=action.checkpoint_id,
+        speaker_seconds=_seconds(interaction.turn_started_at, utterance_at),
+        listener_seconds=_seconds(utterance_at, now),
+        model_latency_seconds=action.latency_seconds,
+    )
+    after = rules.apply_action(before, rules.Action(select=action.select, deselect=action.deselect))
+    interaction.turn_count = turn + 1  # append_turn incremented the stored counter the same way
+    targets = frozenset(
+        interaction.config.context_images.filter(is_target=True).values_list("tangram__name", flat=True)
+    )
+    study = study_settings_of(interaction)
+    interaction.pending_utterance = ""
+    interaction.live_selection = sorted(after)
+    interaction.listener_clicked = False
+    interaction.bot_attempt = 0
+    if rules.is_success(after, targets):
+        _end(interaction, Interaction.EndReason.SUCCESS, now)
+    elif interaction.turn_count >= rules.MAX_TURNS:
+        _end(interaction, Interaction.EndReason.TURN_LIMIT, now)
+    else:
+        interaction.phase = Interaction.Phase.SPEAKER
+        interaction.turn_started_at = now
+        interaction.phase_started_at = now
+        interaction.phase_deadline = now + timedelta(seconds=study.timing.speaker_seconds)
+        _save(interaction, now)
+
+
+def _end(interaction: Interaction, reason: str, now: datetime) -> None:
+    interaction.status = Interaction.Status.ENDED
+    interaction.phase = Interaction.Phase.ENDED
+    interaction.end_reason = reason
+    interaction.ended_at = now
+    interaction.phase_deadline = None
+    _save(interaction, now)
+    from games.services.journey import settle_game  # journey builds on play, not the reverse
+
+    settle_game(interaction)
+
+
+def _seconds(start: datetime | None, end: datetime) -> float | None:
+    if start is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+

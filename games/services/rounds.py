@@ -1,0 +1,85 @@
+"""Systems and rounds: what is deployed, on which contexts, with which timing and pay."""
+from __future__ import annotations
+
+import random
+
+from django.db import transaction
+
+from games.domain.study_settings import SettingsError, StudySettings
+from games.models import Deployment, GameConfig, Round, RoundConfig, System
+from games.services import lifecycle
+
+
+class RoundError(ValueError):
+    """A round or system that cannot be created as asked; nothing was changed."""
+
+
+def create_system(
+    name: str, *, listener_kind: str, decoder: str = "none", objective: str = "none",
+    description: str = "", hyperparameters: dict | None = None,
+) -> System:
+    """Create a system, or return the existing one if it has the same definition."""
+    fields = dict(listener_kind=listener_kind, decoder=decoder, objective=objective)
+    for field, value in fields.items():
+        choices = System._meta.get_field(field).choices
+        if value not in {c[0] for c in choices}:
+            raise RoundError(f"{field} must be one of {', '.join(c[0] for c in choices)}; got {value!r}")
+    if objective != "none" and decoder == "none":
+        raise RoundError("a system that learns (objective) needs a feedback decoder")
+    system, created = System.objects.get_or_create(
+        name=name, defaults={**fields, "description": description, "hyperparameters": hyperparameters or {}}
+    )
+    if not created and any(getattr(system, k) != v for k, v in fields.items()):
+        raise RoundError(f"a different system named {name!r} already exists")
+    return system
+
+
+@transaction.atomic
+def launch_round(
+    *,
+    systems: list[tuple[str, int | None]],
+    number: int | None = None,
+    queue_size: int = 150,
+    split: str = "train",
+    seed: int = 0,
+    settings: dict | None = None,
+) -> Round:
+    """Open a round: a shared queue of ``queue_size`` configs drawn from ``split`` under ``seed``,
+    and one deployment per (system name, checkpoint id), each walking its own shuffle of the queue.
+    """
+    if not systems:
+        raise RoundError("name at least one system to deploy")
+    if queue_size < 1:
+        raise RoundError("the config queue needs at least one config")
+    try:
+        study = StudySettings.from_dict(settings or {})
+    except SettingsError as exc:
+        raise RoundError(f"settings: {exc}") from None
+    if Round.objects.filter(status=Round.Status.OPEN).exists():
+        raise RoundError("another round is open; close it first")
+    if number is None:
+        number = (Round.objects.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    if Round.objects.filter(number=number).exists():
+        raise RoundError(f"round {number} already exists")
+    names = [name for name, _ in systems]
+    if len(set(names)) != len(names):
+        raise RoundError("each system can be deployed once per round")
+    found = {s.name: s for s in System.objects.filter(name__in=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise RoundError(f"unknown systems: {', '.join(missing)} (create them with create_system)")
+    for name, checkpoint in systems:
+        if found[name].listener_kind == "model" and checkpoint is None:
+            raise RoundError(f"system {name} has a model listener: give it a checkpoint")
+    pool = list(GameConfig.objects.filter(split=split).order_by("name").values_list("pk", flat=True))
+    if not pool:
+        raise RoundError(f"no game configs in split {split!r}")
+    rng = random.Random(seed)
+    queue = rng.sample(pool, min(queue_size, len(pool)))
+    round_ = Round.objects.create(number=number, settings=study.to_dict())
+    RoundConfig.objects.bulk_create(RoundConfig(round=round_, config_id=c, position=i) for i, c in enumerate(queue))
+    for name, checkpoint in systems:
+        Deployment.objects.create(
+            round=round_, system=found[name], checkpoint_id=checkpoint, queue_seed=rng.randrange(2**31)
+        )
+    return lifecycle.transition_round(round_.pk, Round.Status.OPEN)

@@ -1,0 +1,1 @@
+"""Listener policies behind one interface (``base.Policy``)."""
