@@ -21,6 +21,7 @@ demo: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py generate_tangrams --count 200 --seed 0
 	$(PY) manage.py generate_configs --count 100 --seed 0
+	$(PY) manage.py setup_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite: embedded default, then PostgreSQL + Redis + a real Celery worker.

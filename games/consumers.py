@@ -22,6 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from games.clock import ensure_in_process_clock
 from games.notify import group_name, register_server_loop
 from games.selectors import game_state_for
 from games.services import play
@@ -36,11 +37,13 @@ CLOSE_REPLACED = 4409
 class GameConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         register_server_loop(asyncio.get_running_loop())
+        ensure_in_process_clock(asyncio.get_running_loop())
         self.interaction_id = self.scope["url_route"]["kwargs"]["interaction_id"]
         session = self.scope.get("session")
         self.participant_id = session.get(SESSION_PARTICIPANT_KEY) if session is not None else None
         self.role = await database_sync_to_async(self._role)()
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_generation = 0  # a newer state re-arms the timer; older wake-ups stand down
         self.recent: deque[float] = deque()
         if self.role is None:
             await self.close(code=CLOSE_FORBIDDEN)  # only the game's own players may join
@@ -60,6 +63,7 @@ class GameConsumer(AsyncWebsocketConsumer):
         return play.role_of(interaction, self.participant_id) if interaction else None
 
     async def disconnect(self, code):
+        self.timer_generation += 1
         if self.timer is not None:
             self.timer.cancel()
         if getattr(self, "role", None) is not None:
@@ -69,12 +73,12 @@ class GameConsumer(AsyncWebsocketConsumer):
     # --- incoming frames ---------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
+        if not self._within_rate_limit():  # counted before parsing: malformed floods are limited too
+            await self.send_error("rate_limited", "too many messages; slow down")
+            return
         frame, problem = self._parse(text_data, bytes_data)
         if problem:
             await self.send_error("invalid", problem)
-            return
-        if not self._within_rate_limit():
-            await self.send_error("rate_limited", "too many messages; slow down")
             return
         kind = frame["type"]
         if kind == "sync":
@@ -157,14 +161,22 @@ class GameConsumer(AsyncWebsocketConsumer):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        self.timer_generation += 1
         if state["outcome"] is not None or state["seconds_left"] is None:
             return
+        generation = self.timer_generation
         loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(state["seconds_left"] + 0.05, lambda: asyncio.ensure_future(self._deadline()))
+        self.timer = loop.call_later(
+            state["seconds_left"] + 0.05, lambda: asyncio.ensure_future(self._deadline(generation))
+        )
 
-    async def _deadline(self, polls: int = 0):
+    async def _deadline(self, generation: int, polls: int = 0):
+        if generation != self.timer_generation:
+            return
         moved = await database_sync_to_async(play.enforce_deadline)(self.interaction_id)
-        if moved is None and polls < 12:
+        if moved is None and polls < 12 and generation == self.timer_generation:
             # Inside the idle grace period, or another process is acting: look again shortly.
             loop = asyncio.get_running_loop()
-            self.timer = loop.call_later(0.5, lambda: asyncio.ensure_future(self._deadline(polls + 1)))
+            self.timer = loop.call_later(
+                0.5, lambda: asyncio.ensure_future(self._deadline(generation, polls + 1))
+            )

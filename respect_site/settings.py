@@ -119,6 +119,8 @@ else:
 BOT_DISPATCH = env_str("BOT_DISPATCH", "celery" if REDIS_URL else "thread")
 if BOT_DISPATCH not in {"celery", "thread", "inline"}:
     raise ImproperlyConfigured(f"BOT_DISPATCH={BOT_DISPATCH!r}: use celery, thread or inline")
+# Embedded default: the web process also sweeps overdue games (production runs `game_clock`).
+GAME_CLOCK_IN_PROCESS = env_bool("GAME_CLOCK_IN_PROCESS", not REDIS_URL)
 # Keyed hashing of worker ids; keep it stable across SECRET_KEY rotations by setting it explicitly.
 PARTICIPANT_HASH_KEY = env_str("PARTICIPANT_HASH_KEY")
 # Websocket frames per second allowed from one connection before frames are refused.

@@ -47,6 +47,8 @@ def _isolated_var_dir(settings, tmp_path):
     """Anything a test writes under the data or media folders goes to a temporary folder."""
     settings.DATA_DIR = tmp_path / "data"
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Tests drive deadlines themselves; a background sweep would outlive each test's event loop.
+    settings.GAME_CLOCK_IN_PROCESS = False
 
 
 def pytest_report_header(config):

@@ -43,7 +43,7 @@ def _run_in_thread(interaction_id: int, turn: int, attempt: int) -> None:
     from training.services.inference import run_bot_turn
 
     try:
-        run_bot_turn(interaction_id, turn, attempt)
+        run_bot_turn(interaction_id, turn, attempt, block=False)
     except Exception:
         log.exception("in-process bot turn failed (interaction %s turn %s)", interaction_id, turn)
     finally:

@@ -7,4 +7,4 @@ def act(interaction_id: int, turn: int, attempt: int) -> None:
     """Answer one bot turn (``inference`` queue). Idempotent: a decided turn is left alone."""
     from training.services.inference import run_bot_turn
 
-    run_bot_turn(interaction_id, turn, attempt)
+    run_bot_turn(interaction_id, turn, attempt, block=False)

@@ -79,7 +79,7 @@ def enter(params: Mapping[str, str]) -> Participant:
         session = _clean_id(params, "assignmentId")
         if session == "ASSIGNMENT_ID_NOT_AVAILABLE":
             raise JourneyError("this is a preview: accept the HIT to take part")
-        study_ref = (params.get("hitId") or "")[:MAX_ID_CHARS]
+        study_ref = _clean_id(params, "hitId") if (params.get("hitId") or "").strip() else ""
         submit_url = _mturk_submit_url(params.get("turkSubmitTo", ""))
     else:
         raise JourneyError("the link is missing your worker id (workerId or PROLIFIC_PID)")
@@ -203,8 +203,11 @@ def _match(participant: Participant, round_: Round, rng: random.Random) -> Inter
         if deployment is None:
             return None
     if deployment.system.listener_kind == "human":
+        # Pairing is serialised per deployment; a partner whose own poll is in flight (row locked)
+        # is skipped rather than waited for, so two polls can never deadlock on each other.
+        Deployment.objects.select_for_update().get(pk=deployment.pk)
         partner = (
-            Participant.objects.select_for_update()
+            Participant.objects.select_for_update(skip_locked=True)
             .filter(waiting_for=deployment, stage=Participant.Stage.LOBBY)
             .exclude(pk=participant.pk)
             .order_by("lobby_entered_at")
@@ -320,6 +323,8 @@ def submit_survey(participant_id: int, answers: Mapping[str, str]) -> Participan
     comments = str(answers.get("comments", "")).strip()
     if len(comments) > MAX_COMMENT_CHARS:
         raise JourneyError(f"comments are limited to {MAX_COMMENT_CHARS} characters")
+    if "\x00" in comments:  # PostgreSQL JSON cannot hold NUL: refuse it rather than fail the save
+        raise JourneyError("the comments contain an invalid character")
     cleaned["comments"] = comments
     participant.survey = cleaned
     _finish(participant, bonus=Decimal("0"), note=participant.end_note)

@@ -138,6 +138,8 @@ def submit_utterance(interaction_id: int, participant_id: int, turn: int, text: 
         raise PlayError("invalid", "the message is empty")
     if len(text) > MAX_UTTERANCE_CHARS:
         raise PlayError("invalid", f"the message is longer than {MAX_UTTERANCE_CHARS} characters")
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail the save
+        raise PlayError("invalid", "the message contains an invalid character")
     study = study_settings_of(interaction)
     now = timezone.now()
     if interaction.phase_deadline and now > interaction.phase_deadline + timedelta(

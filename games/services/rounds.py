@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import random
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from games.domain.study_settings import SettingsError, StudySettings
-from games.models import Deployment, GameConfig, Round, RoundConfig, System
+from games.models import NAME_VALIDATOR, Deployment, GameConfig, Round, RoundConfig, System
 from games.services import lifecycle
 
 
@@ -19,6 +20,13 @@ def create_system(
     description: str = "", hyperparameters: dict | None = None,
 ) -> System:
     """Create a system, or return the existing one if it has the same definition."""
+    max_length = System._meta.get_field("name").max_length
+    try:
+        NAME_VALIDATOR(name)
+    except ValidationError:
+        raise RoundError(f"invalid system name {name!r}: {NAME_VALIDATOR.message}") from None
+    if len(name) > max_length:
+        raise RoundError(f"invalid system name {name[:20]!r}...: at most {max_length} characters")
     fields = dict(listener_kind=listener_kind, decoder=decoder, objective=objective)
     for field, value in fields.items():
         choices = System._meta.get_field(field).choices
@@ -71,6 +79,11 @@ def launch_round(
     for name, checkpoint in systems:
         if found[name].listener_kind == "model" and checkpoint is None:
             raise RoundError(f"system {name} has a model listener: give it a checkpoint")
+    wanted = {checkpoint for _, checkpoint in systems if checkpoint is not None}
+    checkpoints = Deployment._meta.get_field("checkpoint").related_model.objects
+    unknown = sorted(wanted - set(checkpoints.filter(pk__in=wanted).values_list("pk", flat=True)))
+    if unknown:
+        raise RoundError(f"unknown checkpoint {', '.join(map(str, unknown))}")
     pool = list(GameConfig.objects.filter(split=split).order_by("name").values_list("pk", flat=True))
     if not pool:
         raise RoundError(f"no game configs in split {split!r}")

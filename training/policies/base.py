@@ -46,7 +46,22 @@ class ActResult:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScoreExample:
+    """A given action (image ids) for a request, to be scored by teacher forcing."""
+
+    request: ActRequest
+    select: frozenset[str]
+    deselect: frozenset[str]
+
+
 class Policy(Protocol):
     name: str
 
     def act(self, requests: Sequence[ActRequest]) -> list[ActResult]: ...
+
+
+class ScoringPolicy(Policy, Protocol):
+    """A policy that can also give the log-probability of given actions (model backends)."""
+
+    def score(self, examples: Sequence[ScoreExample]) -> list[float]: ...

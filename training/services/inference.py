@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
+from django.db import close_old_connections
 from django.utils import timezone
 
 from games.models import Interaction, Turn
@@ -14,9 +16,14 @@ from training.policies.registry import get_policy
 log = logging.getLogger(__name__)
 
 
-def run_bot_turn(interaction_id: int, turn: int, attempt: int) -> bool:
+def run_bot_turn(interaction_id: int, turn: int, attempt: int, *, block: bool = True) -> bool:
     """Answer ``turn`` of a bot game. Returns whether the action was applied (False when the turn
-    was already decided, e.g. by a fallback after the deadline)."""
+    was already decided, e.g. by a fallback after the deadline).
+
+    With ``block=False`` (worker threads and Celery workers) the minimum display delay does not
+    hold the worker: the answer is applied by a timer thread, and the worker is free for the next
+    request at once. A lost timer is covered by the turn's deadline (retry, then fallback).
+    """
     try:
         request = bot_request(interaction_id, turn)
     except Interaction.DoesNotExist:
@@ -41,5 +48,19 @@ def run_bot_turn(interaction_id: int, turn: int, attempt: int) -> bool:
     if request.utterance_sent_at is not None and request.min_delay_seconds > 0:
         remaining = request.min_delay_seconds - (timezone.now() - request.utterance_sent_at).total_seconds()
         if remaining > 0:
+            if not block:
+                timer = threading.Timer(remaining, _apply_later, args=(interaction_id, turn, action))
+                timer.daemon = True
+                timer.start()
+                return True
             time.sleep(remaining)
     return apply_listener_action(interaction_id, turn, action)
+
+
+def _apply_later(interaction_id: int, turn: int, action: ListenerAction) -> None:
+    try:
+        apply_listener_action(interaction_id, turn, action)
+    except Exception:
+        log.exception("delayed bot action failed (interaction %s turn %s)", interaction_id, turn)
+    finally:
+        close_old_connections()

@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from games.models import Round
+from games.services.rounds import RoundError, create_system, launch_round
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare the embedded demo: baseline systems (ORACLE, RANDOM, HH) and an open round deploying "
+        "them, unless a round is already open. Prints the entry links to play. Safe to re-run."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--split", default="train", choices=["dev", "train", "test"])
+        parser.add_argument("--queue-size", type=int, default=50)
+
+    def handle(self, *args, split, queue_size, **options):
+        try:
+            create_system("ORACLE", listener_kind="oracle", description="Baseline: selects the targets.")
+            create_system("RANDOM", listener_kind="random", description="Baseline: one or two random toggles.")
+            create_system("HH", listener_kind="human", description="Human-human reference games.")
+            current = Round.objects.filter(status=Round.Status.OPEN).first()
+            if current is None:
+                current = launch_round(
+                    systems=[("ORACLE", None), ("RANDOM", None), ("HH", None)], queue_size=queue_size, split=split
+                )
+        except RoundError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"round {current.number} is open")
+        self.stdout.write("play as a worker: http://127.0.0.1:8000/play/?workerId=DEMO1&assignmentId=A1&hitId=H1")
+        self.stdout.write("(a second worker, e.g. workerId=DEMO2, in another browser can pair for a human-human game)")

@@ -1,0 +1,637 @@
+"""Hugging Face backend for Idefics-family listeners (Idefics2, Idefics3 / SmolVLM, our tiny model).
+
+* ``load_base(path)`` loads a base model + processor from a local folder (never the hub), fp32 on CPU and
+  bf16 on GPU, and checks everything a game will need, so a bad path fails at load time, not mid-game.
+* ``HFBase.adapter(path)`` loads a peft LoRA adapter onto the shared base; several adapters (one per
+  deployed system) live on one base and are switched per batch under a lock.
+* ``HFPolicy`` is the ``Policy``: ``act`` samples actions (vocabulary-restricted, or grammar-constrained),
+  ``score`` gives teacher-forced log-probabilities, ``training_batch`` gives the tensors training uses.
+
+Probabilities follow original-system.md §2.2: the sum of log-softmax of the *raw* logits (full
+vocabulary, before any restriction or temperature) over the generated tokens through the end token.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import LogitsProcessor
+
+from games.domain.rules import (
+    LETTERS, SOURCE_CLEANED, SOURCE_FALLBACK, SOURCE_OK, Action, Lettering, RuleError, format_action,
+    parse_model_output,
+)
+from training.policies.base import ActRequest, ActResult, ScoreExample
+from training.policies.prompts import request_messages
+
+log = logging.getLogger(__name__)
+
+# Turn.action_probability sentinels (games.models.Turn; repeated here to keep this module Django-free).
+PROBABILITY_FALLBACK = -1.0
+PROBABILITY_ERROR = -2.0
+PROBABILITY_NOT_COMPUTED = -3.0
+
+# rules.parse_model_output source -> Turn.ActionSource value.
+_SOURCES = {SOURCE_OK: "model", SOURCE_CLEANED: "cleaned", SOURCE_FALLBACK: "fallback"}
+SOURCE_ERROR = "error"
+
+SUPPORTED_MODEL_TYPES = ("idefics2", "idefics3")
+END_OF_UTTERANCE = "<end_of_utterance>"
+VERBS = ("select", "deselect")
+
+# LoRA targets as in the study: attention + MLP projections of the text model and the modality
+# projection (the Idefics2 perceiver too, when there is one).
+LORA_TARGETS = (
+    r".*(text_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    r"|connector\.modality_projection.*\.(proj|up_proj|gate_proj|down_proj)"
+    r"|perceiver_resampler.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj))"
+)
+
+ImageSource = Callable[[Sequence[str]], Mapping[str, bytes]]
+
+
+class PolicyLoadError(RuntimeError):
+    """A base model or adapter that cannot be used (missing, corrupt, or not matching)."""
+
+
+class ImageError(LookupError):
+    """Images missing from the library or not decodable."""
+
+
+def lora_config(r: int = 8, alpha: int = 8, dropout: float = 0.1, **kwargs: Any):
+    """The study's LoRA settings (r = alpha = 8, dropout 0.1, gaussian init) for our targets."""
+    from peft import LoraConfig
+
+    kwargs.setdefault("init_lora_weights", "gaussian")
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS, **kwargs)
+
+
+# ----------------------------------------------------------------------------- action grammar
+
+
+def grammar_state(words: Sequence[str], selected: frozenset[str]) -> tuple[frozenset[str], bool] | None:
+    """Walk complete words of ``deselect L+ [select L+] | select L+`` where letters ascend within a
+    part, deselected letters are selected and selected letters are not. Returns (words allowed next,
+    whether the words so far form a complete action), or None when the words are already invalid."""
+    unselected = frozenset(LETTERS) - selected
+    part: str | None = None
+    seen_select = False
+    last = ""
+    for word in words:
+        if word in VERBS:
+            if word == "deselect" and (part is not None or not selected):
+                return None
+            if word == "select" and (seen_select or (part is not None and not last) or not unselected):
+                return None
+            part, last, seen_select = word, "", seen_select or word == "select"
+        elif part is not None and len(word) == 1 and word > last and word in (
+            selected if part == "deselect" else unselected
+        ):
+            last = word
+        else:
+            return None
+    if part is None:
+        verbs = {"deselect"} if selected else set()
+        return frozenset(verbs | ({"select"} if unselected else set())), False
+    pool = selected if part == "deselect" else unselected
+    allowed = {x for x in pool if x > last}
+    if last and part == "deselect" and unselected:
+        allowed.add("select")
+    return frozenset(allowed), bool(last)
+
+
+def grammar_prefix_ok(text: str, selected: frozenset[str]) -> bool:
+    """Whether ``text`` can still grow into a well-formed, consistent action."""
+    words = text.split()
+    partial = bool(text) and not text[-1].isspace() and bool(words)
+    done, tail = (words[:-1], words[-1]) if partial else (words, "")
+    state = grammar_state(done, selected)
+    if state is None:
+        return False
+    allowed, _ = state
+    return not tail or any(w.startswith(tail) for w in allowed)
+
+
+def grammar_complete(text: str, selected: frozenset[str]) -> bool:
+    state = grammar_state(text.split(), selected)
+    return state is not None and state[1]
+
+
+# ----------------------------------------------------------------------------- logits processors
+
+
+@dataclass(frozen=True)
+class ActionVocabulary:
+    """Token ids an action text can use after the generation prompt, and the end tokens."""
+
+    token_ids: tuple[int, ...]  # includes end_ids
+    end_ids: tuple[int, ...]
+    pad_id: int
+
+
+class RestrictToVocabulary(LogitsProcessor):
+    """Vocabulary-restricted sampling (the study's ``suppress_tokens``): every other id gets -inf.
+    Out of place, so the raw logits generate() records stay untouched."""
+
+    def __init__(self, token_ids: Sequence[int]):
+        self._ids = torch.tensor(sorted(token_ids), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        keep = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)
+        keep[self._ids.to(scores.device)] = True
+        return scores.masked_fill(~keep, float("-inf"))
+
+
+class ActionGrammarProcessor(LogitsProcessor):
+    """Grammar-constrained decoding: only tokens that keep the text a prefix of a well-formed action
+    consistent with the row's selection; the end token only once the action is complete (and forced
+    at the last step). Finished rows are left alone (generate() pads them)."""
+
+    def __init__(
+        self, tokenizer, vocab: ActionVocabulary, selections: Sequence[frozenset[str]], prompt_length: int,
+        max_new_tokens: int,
+    ):
+        # Decoding whole prefixes (not per-token strings) handles SentencePiece and byte-level alike.
+        self._decode = lambda ids: tokenizer.decode(
+            list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False
+        )
+        self._vocab = vocab
+        self._candidates = [t for t in vocab.token_ids if t not in vocab.end_ids]
+        self._selections = list(selections)
+        self._prompt_length = prompt_length
+        self._max_new_tokens = max_new_tokens
+
+    def allowed(self, generated: Sequence[int], selected: frozenset[str], steps_left: int) -> list[int]:
+        text = self._decode(generated)
+        complete = grammar_complete(text, selected)
+        if complete and steps_left <= 1:
+            return list(self._vocab.end_ids)
+        ids = list(self._vocab.end_ids) if complete else []
+        ids += [t for t in self._candidates if grammar_prefix_ok(self._decode([*generated, t]), selected)]
+        return ids
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        keep = torch.ones_like(scores, dtype=torch.bool)
+        generated = input_ids[:, self._prompt_length:].tolist()
+        steps_left = self._max_new_tokens - input_ids.shape[1] + self._prompt_length
+        ends = set(self._vocab.end_ids)
+        for row, ids in enumerate(generated):
+            if ends.intersection(ids):
+                continue
+            allowed = self.allowed(ids, self._selections[row], steps_left)
+            if allowed:  # never empty by construction; an empty row would make sampling fail
+                keep[row] = False
+                keep[row, allowed] = True
+        return scores.masked_fill(~keep, float("-inf"))
+
+
+# ----------------------------------------------------------------------------- base model + adapters
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _completion_ids(tokenizer, prompt: str, completion: str) -> list[int]:
+    """Token ids of ``completion`` as they follow ``prompt``: tokenize the prompt's last line with and
+    without the completion and keep the difference (tokenizers differ in how they treat a leading
+    space, so the completion is never tokenized alone)."""
+    anchor = prompt.rsplit("\n", 1)[-1]
+    head = tokenizer(anchor, add_special_tokens=False)["input_ids"]
+    full = tokenizer(anchor + completion, add_special_tokens=False)["input_ids"]
+    if full[: len(head)] != head:
+        raise PolicyLoadError(f"the tokenizer merges the answer into the prompt ({anchor!r} + {completion!r})")
+    return full[len(head):]
+
+
+class HFBase:
+    """One loaded base model and processor, shared by every policy (adapter) on it."""
+
+    def __init__(self, path: Path, model, processor, device: str, dtype: torch.dtype):
+        self.path = path
+        self.model = model  # becomes a PeftModel once an adapter is loaded
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = device
+        self.dtype = dtype
+        self.model_type: str = model.config.model_type
+        self._adapters: dict[str, str] = {}  # real path -> adapter name
+        self.lock = threading.RLock()  # set_adapter + forward must not interleave between threads
+        self.vocab = self._action_vocabulary()
+
+    # -- prompt text -------------------------------------------------------------------------
+
+    def prompt_text(self, messages: list[dict]) -> str:
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def completion_text(self, messages_with_answer: list[dict]) -> tuple[str, str]:
+        """(prompt, completion) where completion is what the model should write after the prompt,
+        derived from the chat template itself (e.g. `` select F<end_of_utterance>``)."""
+        prompt = self.prompt_text(messages_with_answer[:-1])
+        full = self.processor.apply_chat_template(messages_with_answer, add_generation_prompt=False, tokenize=False)
+        if not full.startswith(prompt):
+            raise PolicyLoadError("the chat template does not continue the generation prompt with the answer")
+        return prompt, full[len(prompt):].rstrip()
+
+    def _action_vocabulary(self) -> ActionVocabulary:
+        tok = self.tokenizer
+        eou = tok.convert_tokens_to_ids(END_OF_UTTERANCE)
+        if eou is None or eou == tok.unk_token_id:
+            raise PolicyLoadError(f"{self.path}: the tokenizer has no {END_OF_UTTERANCE} token")
+        ends = [eou] + ([tok.eos_token_id] if tok.eos_token_id is not None and tok.eos_token_id != eou else [])
+        messages = [{"role": "user", "content": [{"type": "text", "text": "x"}]}]
+        ids: set[int] = set(ends)
+        samples = [Action(select={x}) for x in LETTERS] + [Action(deselect={x}) for x in LETTERS]
+        samples += [Action(deselect=set(LETTERS[:5]), select=set(LETTERS[5:])), Action(select=set(LETTERS))]
+        for action in samples:
+            prompt, completion = self.completion_text(
+                messages + [{"role": "assistant", "content": [{"type": "text", "text": format_action(action)}]}]
+            )
+            part = _completion_ids(tok, prompt, completion)
+            if not part or part[-1] != eou:
+                raise PolicyLoadError(f"{self.path}: the chat template does not end answers with {END_OF_UTTERANCE}")
+            ids.update(part)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else ends[-1]
+        return ActionVocabulary(token_ids=tuple(sorted(ids)), end_ids=tuple(ends), pad_id=pad)
+
+    # -- adapters ----------------------------------------------------------------------------
+
+    def adapter(self, path: str | os.PathLike) -> str:
+        """Load a LoRA adapter once (checked against this base first); returns its name."""
+        real = os.path.realpath(path)
+        with self.lock:
+            if real in self._adapters:
+                return self._adapters[real]
+            name = "a" + hashlib.sha1(real.encode()).hexdigest()[:12]
+            self._check_adapter(Path(real))
+            from peft import PeftModel
+
+            try:
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(real, adapter_name=name, is_trainable=False)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, real, adapter_name=name, is_trainable=False)
+            except Exception as exc:
+                raise PolicyLoadError(f"adapter {path} does not fit base {self.path}: {exc}") from exc
+            self.model.eval()
+            self._adapters[real] = name
+            return name
+
+    def _check_adapter(self, path: Path) -> None:
+        """Before touching the model: the adapter's tensors must target existing linear layers of
+        matching shapes (an adapter trained for another base fails here, clearly)."""
+        from peft.utils import load_peft_weights
+
+        if not path.is_dir():
+            raise PolicyLoadError(f"adapter {path}: folder does not exist")
+        try:
+            config = json.loads((path / "adapter_config.json").read_text())
+            weights = load_peft_weights(str(path), device="cpu")
+        except Exception as exc:
+            raise PolicyLoadError(f"adapter {path}: not a readable peft adapter ({exc})") from exc
+        if not isinstance(config, dict) or "peft_type" not in config:
+            raise PolicyLoadError(f"adapter {path}: adapter_config.json has no peft_type")
+        modules = dict(self._base_model().named_modules())
+        for key, tensor in weights.items():
+            name = key.removeprefix("base_model.model.")
+            for kind in (".lora_A.", ".lora_B."):
+                if kind in name:
+                    module = modules.get(name.split(kind)[0])
+                    module = getattr(module, "base_layer", module)  # already wrapped by an earlier adapter
+                    if not isinstance(module, torch.nn.Linear):
+                        raise PolicyLoadError(
+                            f"adapter {path} does not fit base {self.path}: no linear layer {name.split(kind)[0]}"
+                        )
+                    want = module.in_features if kind == ".lora_A." else module.out_features
+                    got = tensor.shape[1] if kind == ".lora_A." else tensor.shape[0]
+                    if want != got:
+                        raise PolicyLoadError(
+                            f"adapter {path} does not fit base {self.path}: {name} has size {got}, "
+                            f"the base layer {want}"
+                        )
+
+    def _base_model(self):
+        from peft import PeftModel
+
+        return self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+
+    @contextlib.contextmanager
+    def active(self, adapter: str | None) -> Iterator[Any]:
+        """The model with ``adapter`` active (None: the base alone), held under the lock."""
+        from peft import PeftModel
+
+        with self.lock:
+            if not isinstance(self.model, PeftModel):
+                if adapter is not None:
+                    raise KeyError(adapter)
+                yield self.model
+            elif adapter is None:
+                with self.model.disable_adapter():
+                    yield self.model
+            else:
+                self.model.set_adapter(adapter)
+                yield self.model
+
+
+def load_base(path: str | os.PathLike, *, device: str | None = None, dtype: torch.dtype | None = None) -> HFBase:
+    """Load a base model + processor from a local folder, with one-line errors for bad folders."""
+    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PolicyLoadError(f"base model {folder}: folder does not exist")
+    if not (folder / "config.json").is_file():
+        raise PolicyLoadError(f"base model {folder}: no config.json (not a saved model)")
+    try:
+        config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:
+        raise PolicyLoadError(f"base model {folder}: unreadable config ({_short(exc)})") from exc
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise PolicyLoadError(
+            f"base model {folder}: {config.model_type!r} is not one of {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    device = device or default_device()
+    # fp32 on CPU (bf16 matmuls are slow there), bf16 on GPU as in the study.
+    dtype = dtype or (torch.float32 if device == "cpu" else torch.bfloat16)
+    try:
+        processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:
+        raise PolicyLoadError(f"base model {folder}: cannot load the processor ({_short(exc)})") from exc
+    if not getattr(processor, "chat_template", None):
+        raise PolicyLoadError(f"base model {folder}: the processor has no chat template")
+    try:
+        model, info = AutoModelForImageTextToText.from_pretrained(
+            folder, local_files_only=True, dtype=dtype, device_map=device, output_loading_info=True
+        )
+    except Exception as exc:
+        raise PolicyLoadError(f"base model {folder}: cannot load the weights ({_short(exc)})") from exc
+    # A partial checkpoint would otherwise run with random layers.
+    broken = sorted(info.get("missing_keys", ())) + sorted(str(k) for k in info.get("mismatched_keys", ()))
+    if broken:
+        raise PolicyLoadError(f"base model {folder}: weights missing or mismatched: {', '.join(broken[:5])}")
+    model.eval()
+    processor.tokenizer.padding_side = "left"  # generation continues every row from its last column
+    return HFBase(folder, model, processor, device, dtype)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
+
+
+_bases: dict[tuple[str, str], HFBase] = {}
+_bases_lock = threading.Lock()
+
+
+def shared_base(path: str | os.PathLike, *, device: str | None = None) -> HFBase:
+    """One loaded base per (folder, device) in this process: every adapter on it shares its weights."""
+    key = (os.path.realpath(path), device or default_device())
+    with _bases_lock:
+        if key not in _bases:
+            _bases[key] = load_base(path, device=key[1])
+        return _bases[key]
+
+
+# ----------------------------------------------------------------------------- the policy
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    temperature: float = 1.0
+    constrained: bool = False  # grammar-constrained instead of vocabulary-restricted sampling
+    max_new_tokens: int = 16  # the longest action ("deselect A B C D E select F G H I J") takes 14 here
+    compute_probability: bool = True  # False records PROBABILITY_NOT_COMPUTED
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (t > 0 and math.isfinite(t)):
+            raise ValueError("temperature must be a positive number")
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be positive")
+
+
+@dataclass
+class _Prepared:
+    index: int
+    request: ActRequest
+    lettering: Lettering
+    selection: frozenset[str]  # letters
+    prompt: str
+    images: list
+
+
+class HFPolicy:
+    """A listener policy: a shared ``HFBase`` plus an optional adapter, images from ``images``."""
+
+    def __init__(
+        self,
+        base: HFBase,
+        images: ImageSource,
+        *,
+        adapter_path: str | os.PathLike | None = None,
+        decoding: DecodingConfig = DecodingConfig(),
+        name: str | None = None,
+        image_cache_size: int = 4096,
+    ):
+        self.base = base
+        self.adapter = base.adapter(adapter_path) if adapter_path else None
+        self.decoding = decoding
+        self.name = name or (f"{base.path.name}+{Path(adapter_path).name}" if adapter_path else base.path.name)
+        self._image_source = images
+        self._images: OrderedDict[str, Any] = OrderedDict()
+        self._image_cache_size = image_cache_size
+        self._image_lock = threading.Lock()
+
+    # -- images ------------------------------------------------------------------------------
+
+    def images(self, names: Sequence[str]) -> list:
+        """Decoded RGB images in the given order (cached); ImageError names every missing one."""
+        from PIL import Image
+
+        with self._image_lock:
+            wanted = [n for n in dict.fromkeys(names) if n not in self._images]
+            if wanted:
+                found = self._image_source(wanted)
+                missing = [n for n in wanted if not found.get(n)]
+                if missing:
+                    raise ImageError(f"images missing from the library: {', '.join(missing[:10])}")
+                for n in wanted:
+                    try:
+                        with Image.open(io.BytesIO(found[n])) as im:
+                            self._images[n] = im.convert("RGB")
+                    except Exception as exc:
+                        raise ImageError(f"image {n} is not a readable picture ({_short(exc)})") from exc
+            for n in names:
+                self._images.move_to_end(n)
+            while len(self._images) > self._image_cache_size:
+                self._images.popitem(last=False)
+            return [self._images[n] for n in names]
+
+    def preflight(self, image_names: Sequence[str]) -> None:
+        """Check (and cache) every image a round will show, before any game starts."""
+        self.images(list(image_names))
+
+    # -- acting ------------------------------------------------------------------------------
+
+    def _prepare(self, index: int, request: ActRequest) -> _Prepared:
+        lettering = Lettering(request.listener_order)
+        selection = lettering.to_letters(request.selection)
+        prompt = self.base.prompt_text(request_messages(request))
+        return _Prepared(index, request, lettering, selection, prompt, self.images(request.listener_order))
+
+    def act(self, requests: Sequence[ActRequest]) -> list[ActResult]:
+        """Sample one action per request. A request that cannot be prepared (bad order, missing
+        image) gets the recorded error fallback; the others are still answered."""
+        results: list[ActResult | None] = [None] * len(requests)
+        ready: list[_Prepared] = []
+        for i, request in enumerate(requests):
+            try:
+                ready.append(self._prepare(i, request))
+            except (RuleError, ImageError, ValueError) as exc:
+                log.warning("policy %s cannot answer request %s: %s", self.name, i, exc)
+                results[i] = _error_result(request, str(exc))
+        if ready:
+            for prepared, result in zip(ready, self._generate(ready)):
+                results[prepared.index] = result
+        return [r for r in results if r is not None]
+
+    def _inputs(self, texts: list[str], images: list[list]):
+        inputs = self.base.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        return {k: (v.to(self.base.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
+
+    @torch.inference_mode()
+    def _generate(self, batch: list[_Prepared]) -> list[ActResult]:
+        cfg = self.decoding
+        vocab = self.base.vocab
+        inputs = self._inputs([p.prompt for p in batch], [p.images for p in batch])
+        prompt_length = inputs["input_ids"].shape[1]
+        if cfg.constrained:
+            processor = ActionGrammarProcessor(
+                self.base.tokenizer, vocab, [p.selection for p in batch], prompt_length, cfg.max_new_tokens
+            )
+        else:
+            processor = RestrictToVocabulary(vocab.token_ids)
+        with self.base.active(self.adapter) as model:
+            out = model.generate(
+                **inputs, do_sample=True, temperature=float(cfg.temperature), top_k=0, top_p=1.0,
+                max_new_tokens=cfg.max_new_tokens, logits_processor=[processor],
+                eos_token_id=list(vocab.end_ids), pad_token_id=vocab.pad_id,
+                return_dict_in_generate=True, output_logits=True, output_scores=True,
+            )
+        tokens = out.sequences[:, prompt_length:].tolist()
+        # [batch, steps, vocab]: raw logits come before any processor; scores are what was sampled from.
+        raw = torch.stack(out.logits, dim=1).float().log_softmax(-1).cpu()
+        sampled = torch.stack(out.scores, dim=1).float().log_softmax(-1).cpu()
+        results = []
+        for row, prepared in enumerate(batch):
+            ids = tokens[row]
+            ends = [k for k, t in enumerate(ids) if t in vocab.end_ids]
+            n = ends[0] + 1 if ends else len(ids)
+            ids = ids[:n]
+            steps = torch.arange(n)
+            picked = torch.tensor(ids, dtype=torch.long)
+            logprob = float(raw[row, steps, picked].sum()) if n else float("nan")
+            sampling_logprob = float(sampled[row, steps, picked].sum()) if n else float("nan")
+            text = self.base.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            results.append(self._result(prepared, text, ids, bool(ends), logprob, sampling_logprob))
+        return results
+
+    def _result(
+        self, p: _Prepared, text: str, ids: list[int], finished: bool, logprob: float, sampling_logprob: float
+    ) -> ActResult:
+        parsed = parse_model_output(text, p.selection, fallback_letter=LETTERS[0])
+        action = p.lettering.to_images(parsed.action)
+        if parsed.source == SOURCE_FALLBACK:
+            probability = PROBABILITY_FALLBACK
+        elif not self.decoding.compute_probability:
+            probability = PROBABILITY_NOT_COMPUTED
+        elif not math.isfinite(logprob):
+            probability = PROBABILITY_ERROR
+        else:
+            probability = math.exp(logprob)
+        extra = {
+            "mode": "constrained" if self.decoding.constrained else "restricted",
+            "temperature": self.decoding.temperature,
+            "adapter": self.adapter,
+            "logprob": logprob if math.isfinite(logprob) else None,
+            "sampling_logprob": sampling_logprob if math.isfinite(sampling_logprob) else None,
+            "finished": finished,
+            "token_ids": ids,
+            "reason": parsed.reason,
+        }
+        return ActResult(
+            select=action.select, deselect=action.deselect, raw_output=text, probability=probability,
+            source=_SOURCES[parsed.source], extra=extra,
+        )
+
+    # -- scoring and training tensors -----------------------------------------------------------
+
+    def training_batch(self, examples: Sequence[ScoreExample]) -> dict[str, Any]:
+        """Model inputs for teacher forcing plus ``labels`` (-100 except on the answer tokens,
+        end token included) and ``position_ids`` matching generation's. Raises on bad examples."""
+        texts, images, answers = [], [], []
+        for ex in examples:
+            action = Action(deselect=ex.deselect, select=ex.select)
+            lettering = Lettering(ex.request.listener_order)
+            lettering.to_letters(action)  # RuleError for images outside the context
+            prompt, completion = self.base.completion_text(request_messages(ex.request, action=action))
+            texts.append(prompt + completion)
+            images.append(self.images(ex.request.listener_order))
+            answers.append(_completion_ids(self.base.tokenizer, prompt, completion))
+        inputs = self._inputs(texts, images)
+        ids = inputs["input_ids"]
+        labels = torch.full_like(ids, -100)
+        for row, answer in enumerate(answers):
+            k = len(answer)
+            # Left padding: every answer sits in the last k columns.
+            if ids[row, -k:].tolist() != answer:
+                raise ValueError("the answer's tokens change inside the full prompt (merged across the boundary)")
+            labels[row, -k:] = ids[row, -k:]
+        mask = inputs["attention_mask"]
+        inputs["position_ids"] = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+        inputs["labels"] = labels
+        return inputs
+
+    @torch.inference_mode()
+    def score(self, examples: Sequence[ScoreExample], batch_size: int = 16) -> list[float]:
+        """Log-probability of each given action (full vocabulary, temperature 1, end token included)."""
+        scores: list[float] = []
+        for start in range(0, len(examples), batch_size):
+            batch = self.training_batch(examples[start: start + batch_size])
+            labels = batch.pop("labels")
+            with self.base.active(self.adapter) as model:
+                logits = model(**batch, use_cache=False).logits.float()
+            logp = logits[:, :-1].log_softmax(-1)
+            target = labels[:, 1:]
+            picked = logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            scores += (picked * (target != -100)).sum(-1).tolist()
+        return scores
+
+
+def _error_result(request: ActRequest, reason: str) -> ActResult:
+    """The recorded error fallback: toggle the listener's first image, probability -2."""
+    first = frozenset(request.listener_order[:1])
+    return ActResult(
+        select=first - request.selection, deselect=first & request.selection, raw_output="",
+        probability=PROBABILITY_ERROR, source=SOURCE_ERROR, extra={"error": reason},
+    )
+
+
+__all__ = [
+    "PROBABILITY_FALLBACK", "PROBABILITY_ERROR", "PROBABILITY_NOT_COMPUTED", "SUPPORTED_MODEL_TYPES", "LORA_TARGETS",
+    "PolicyLoadError", "ImageError", "lora_config", "grammar_state", "grammar_prefix_ok", "grammar_complete",
+    "ActionVocabulary", "RestrictToVocabulary", "ActionGrammarProcessor", "HFBase", "load_base", "shared_base",
+    "DecodingConfig", "HFPolicy",
+]
