@@ -55,3 +55,8 @@ def pytest_report_header(config):
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
     return f"respect: database={engine} channel_layer={layer} celery_eager={settings.CELERY_TASK_ALWAYS_EAGER} ci={os.environ.get('CI', '')}"
+
+
+# Fixtures of the live-game tests (a fast config library, a controllable clock, a notification
+# recorder), shared by every test module.
+from tests.games.play_support import clock, game_library, notifications  # noqa: E402,F401

@@ -16,7 +16,6 @@ from games.models import Interaction, Participant, Turn
 from respect_site.asgi import application
 from tests.games.play_support import (
     distractors_of,
-    game_library,  # noqa: F401  (fixture)
     listener_first_image,
     person,
     start,

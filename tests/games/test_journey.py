@@ -13,10 +13,7 @@ from games.services.journey import JourneyError
 from games.services.rounds import create_system, launch_round
 from tests.games.play_support import (
     NO_DELAY,
-    clock,  # noqa: F401  (fixture)
     fresh,
-    game_library,  # noqa: F401  (fixture)
-    notifications,  # noqa: F401  (fixture)
     person,
 )
 

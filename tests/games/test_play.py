@@ -9,12 +9,9 @@ from games.services import play
 from games.services.play import ListenerAction, PlayError
 from tests.factories import CheckpointFactory
 from tests.games.play_support import (
-    clock,  # noqa: F401  (fixture)
     distractors_of,
     fresh,
-    game_library,  # noqa: F401  (fixture)
     listener_first_image,
-    notifications,  # noqa: F401  (fixture)
     person,
     snapshot,
     start,

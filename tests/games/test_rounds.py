@@ -10,7 +10,7 @@ from django.utils import timezone
 from games.models import Deployment, Interaction, Round, RoundConfig, System
 from games.services.rounds import RoundError, create_system, launch_round
 from tests.factories import CheckpointFactory
-from tests.games.play_support import game_library, start  # noqa: F401  (fixture)
+from tests.games.play_support import start
 
 pytestmark = pytest.mark.django_db
 
