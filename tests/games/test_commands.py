@@ -12,7 +12,10 @@ from games.models import GameConfig, Tangram
 from tests.fixtures import original_config, write_kilogram_folder
 
 pytestmark = pytest.mark.django_db
-COMMANDS = ["generate_tangrams", "import_tangrams", "generate_configs", "import_configs", "check_workers"]
+COMMANDS = [
+    "generate_tangrams", "import_tangrams", "generate_configs", "import_configs", "check_workers", "game_clock",
+    "create_system", "launch_round", "setup_demo", "init_policy", "policy_act",
+]
 
 
 def run(*args):

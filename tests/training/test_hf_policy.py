@@ -380,3 +380,32 @@ def test_a_bot_game_with_the_tiny_model(
         assert turn.action_source in ("model", "cleaned", "fallback")
         assert turn.action_probability == -1.0 or 0 < turn.action_probability <= 1
         assert turn.selected or turn.deselected
+
+
+@pytest.mark.django_db
+def test_policy_act_runs_one_prompt_by_hand(tiny_path, fresh_registry):
+    import io
+
+    from django.core.management.base import CommandError
+
+    from games.models import GameConfig
+    from tests.games.play_support import install_library
+
+    install_library()
+    config = GameConfig.objects.first()
+    out = io.StringIO()
+    call_command("policy_act", "--base", str(tiny_path), "--config", config.name, "--utterance", "the bird",
+                 "--selected", "B", "--samples", "3", "--constrained", "--show-prompt", stdout=out)
+    lines = out.getvalue().splitlines()
+    results = [line for line in lines if line.startswith("raw ")]
+    assert len(results) == 3
+    assert any("B currently selected" in line for line in lines)  # the prompt was shown
+    assert all("-> " in line and "p=" in line for line in results)
+    for args, reason in [
+        (["--base", str(tiny_path), "--config", "nope"], "no game config"),
+        (["--base", str(tiny_path / "missing"), "--config", config.name], "tiny"),
+        (["--checkpoint", "987654", "--config", config.name], "does not exist"),
+        (["--base", str(tiny_path), "--config", config.name, "--selected", "Z"], "letters A-J"),
+    ]:
+        with pytest.raises(CommandError, match=reason):
+            call_command("policy_act", *args, "--utterance", "x", stdout=io.StringIO())
