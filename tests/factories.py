@@ -26,7 +26,7 @@ class CheckpointFactory(factory.django.DjangoModelFactory):
         model = PolicyCheckpoint
 
     name = factory.Sequence(lambda n: f"ckpt-{n}")
-    base_model = "var/models/tiny"
+    base_model = "models/tiny"  # relative to DATA_DIR
 
 
 class DeploymentFactory(factory.django.DjangoModelFactory):

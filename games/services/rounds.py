@@ -84,6 +84,7 @@ def launch_round(
     unknown = sorted(wanted - set(checkpoints.filter(pk__in=wanted).values_list("pk", flat=True)))
     if unknown:
         raise RoundError(f"unknown checkpoint {', '.join(map(str, unknown))}")
+    _check_model_checkpoints([c for name, c in systems if found[name].listener_kind == "model"])
     pool = list(GameConfig.objects.filter(split=split).order_by("name").values_list("pk", flat=True))
     if not pool:
         raise RoundError(f"no game configs in split {split!r}")
@@ -96,3 +97,14 @@ def launch_round(
             round=round_, system=found[name], checkpoint_id=checkpoint, queue_seed=rng.randrange(2**31)
         )
     return lifecycle.transition_round(round_.pk, Round.Status.OPEN)
+
+
+def _check_model_checkpoints(checkpoint_ids: list[int]) -> None:
+    """Refuse to open a round whose model files are missing: a clear error now, not mid-game."""
+    from training.models import PolicyCheckpoint
+    from training.services.checkpoints import checkpoint_problems
+
+    for checkpoint in PolicyCheckpoint.objects.filter(pk__in=checkpoint_ids):
+        problems = checkpoint_problems(checkpoint)
+        if problems:
+            raise RoundError(f"checkpoint {checkpoint.name}: {problems[0]}")

@@ -68,7 +68,16 @@ def systems(game_library):
     create_system("B-SUP", listener_kind="model", decoder="binary", objective="sup")
 
 
-def test_launch_round_opens_a_round_with_a_shared_queue_and_one_deployment_per_system(systems):
+@pytest.fixture
+def model_files(settings):
+    """A base-model folder where CheckpointFactory's default points (models/tiny under DATA_DIR)."""
+    folder = settings.DATA_DIR / "models" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+def test_launch_round_opens_a_round_with_a_shared_queue_and_one_deployment_per_system(systems, model_files):
     checkpoint = CheckpointFactory()
     study = launch_round(systems=[("ORACLE", None), ("B-SUP", checkpoint.pk)], queue_size=4, seed=3,
                          settings={"timing": {"speaker_seconds": 40}})
@@ -152,7 +161,7 @@ def test_create_system_command_fails_with_one_line(args, message):
     assert not System.objects.exists()
 
 
-def test_launch_round_command(systems):
+def test_launch_round_command(systems, model_files):
     checkpoint = CheckpointFactory()
     out, _ = run("launch_round", "--system", "ORACLE", "--system", f"B-SUP:{checkpoint.pk}", "--queue-size", "3",
                  "--split", "dev", "--study-settings", '{"timing": {"speaker_seconds": 45}}')
@@ -197,3 +206,13 @@ def test_game_clock_once_ends_overdue_games(game_library, settings, monkeypatch)
     assert out.strip() == "0 games moved past a deadline"
     with pytest.raises(CommandError, match="--interval must be positive"):
         run("game_clock", "--interval", "0")
+
+
+def test_launch_round_refuses_a_checkpoint_whose_files_are_missing(systems, model_files):
+    missing_base = CheckpointFactory(base_model="models/nowhere")
+    with pytest.raises(RoundError, match="models/nowhere has no config.json"):
+        launch_round(systems=[("B-SUP", missing_base.pk)], queue_size=2)
+    missing_adapter = CheckpointFactory(adapter_path="adapters/gone")
+    with pytest.raises(RoundError, match="adapters/gone has no adapter_config.json"):
+        launch_round(systems=[("B-SUP", missing_adapter.pk)], queue_size=2)
+    assert not Round.objects.exists()
