@@ -590,3 +590,40 @@ class Turn(models.Model):
         overlap = set(self.selected) & set(self.deselected)
         if overlap:
             raise ValidationError(f"Images both selected and deselected: {sorted(overlap)}")
+
+
+class SpeakerIntentFeedback(models.TextChoices):
+    POSITIVE = "positive", "positive"
+    NEUTRAL = "neutral", "neutral"
+    NEGATIVE = "negative", "negative"
+    NONE = "none", "none (first turn: nothing to react to)"
+
+
+class SpeakerIntent(models.Model):
+    """What a simulated speaker meant with the utterance of turn ``turn_index`` (ground truth).
+
+    ``feedback`` is the polarity it intended towards the listener's *previous* action (turn
+    ``turn_index - 1``), ``previous_action_quality`` that action's true quality (rules.ActionQuality
+    name, or empty on the first turn), ``move`` the kind of reaction (approve_next, correct, undo, ...),
+    ``target`` the tangram it was describing. Written by the simulation drivers only; people have none.
+    """
+
+    Feedback = SpeakerIntentFeedback
+
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="speaker_intents")
+    turn_index = models.PositiveSmallIntegerField()
+    feedback = models.CharField(max_length=8, choices=Feedback.choices)
+    previous_action_quality = models.CharField(max_length=8, blank=True)
+    move = models.CharField(max_length=32)
+    target = models.CharField(max_length=100, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["interaction", "turn_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["interaction", "turn_index"], name="speaker_intent_unique_turn"),
+            models.CheckConstraint(condition=Q(feedback__in=SpeakerIntentFeedback.values), name="speaker_intent_feedback_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Intent of turn {self.turn_index} of interaction {self.interaction_id}: {self.feedback} ({self.move})"

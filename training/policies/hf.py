@@ -12,16 +12,13 @@ vocabulary, before any restriction or temperature) over the generated tokens thr
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
-import json
 import logging
 import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ from games.domain.rules import (
     LETTERS, SOURCE_CLEANED, SOURCE_FALLBACK, SOURCE_OK, Action, Lettering, RuleError, format_action,
     parse_model_output,
 )
+from training.policies.adapters import AdapterHost, PolicyLoadError
 from training.policies.base import ActRequest, ActResult, ScoreExample
 from training.policies.prompts import request_messages
 
@@ -60,10 +58,6 @@ LORA_TARGETS = (
 )
 
 ImageSource = Callable[[Sequence[str]], Mapping[str, bytes]]
-
-
-class PolicyLoadError(RuntimeError):
-    """A base model or adapter that cannot be used (missing, corrupt, or not matching)."""
 
 
 class ImageError(LookupError):
@@ -216,7 +210,7 @@ def _completion_ids(tokenizer, prompt: str, completion: str) -> list[int]:
     return full[len(head):]
 
 
-class HFBase:
+class HFBase(AdapterHost):
     """One loaded base model and processor, shared by every policy (adapter) on it."""
 
     def __init__(self, path: Path, model, processor, device: str, dtype: torch.dtype):
@@ -227,8 +221,7 @@ class HFBase:
         self.device = device
         self.dtype = dtype
         self.model_type: str = model.config.model_type
-        self._adapters: dict[str, str] = {}  # real path -> adapter name
-        self.lock = threading.RLock()  # set_adapter + forward must not interleave between threads
+        self._init_adapters()
         self.vocab = self._action_vocabulary()
 
     # -- prompt text -------------------------------------------------------------------------
@@ -265,84 +258,6 @@ class HFBase:
             ids.update(part)
         pad = tok.pad_token_id if tok.pad_token_id is not None else ends[-1]
         return ActionVocabulary(token_ids=tuple(sorted(ids)), end_ids=tuple(ends), pad_id=pad)
-
-    # -- adapters ----------------------------------------------------------------------------
-
-    def adapter(self, path: str | os.PathLike) -> str:
-        """Load a LoRA adapter once (checked against this base first); returns its name."""
-        real = os.path.realpath(path)
-        with self.lock:
-            if real in self._adapters:
-                return self._adapters[real]
-            name = "a" + hashlib.sha1(real.encode()).hexdigest()[:12]
-            self._check_adapter(Path(real))
-            from peft import PeftModel
-
-            try:
-                if isinstance(self.model, PeftModel):
-                    self.model.load_adapter(real, adapter_name=name, is_trainable=False)
-                else:
-                    self.model = PeftModel.from_pretrained(self.model, real, adapter_name=name, is_trainable=False)
-            except Exception as exc:
-                raise PolicyLoadError(f"adapter {path} does not fit base {self.path}: {exc}") from exc
-            self.model.eval()
-            self._adapters[real] = name
-            return name
-
-    def _check_adapter(self, path: Path) -> None:
-        """Before touching the model: the adapter's tensors must target existing linear layers of
-        matching shapes (an adapter trained for another base fails here, clearly)."""
-        from peft.utils import load_peft_weights
-
-        if not path.is_dir():
-            raise PolicyLoadError(f"adapter {path}: folder does not exist")
-        try:
-            config = json.loads((path / "adapter_config.json").read_text())
-            weights = load_peft_weights(str(path), device="cpu")
-        except Exception as exc:
-            raise PolicyLoadError(f"adapter {path}: not a readable peft adapter ({exc})") from exc
-        if not isinstance(config, dict) or "peft_type" not in config:
-            raise PolicyLoadError(f"adapter {path}: adapter_config.json has no peft_type")
-        modules = dict(self._base_model().named_modules())
-        for key, tensor in weights.items():
-            name = key.removeprefix("base_model.model.")
-            for kind in (".lora_A.", ".lora_B."):
-                if kind in name:
-                    module = modules.get(name.split(kind)[0])
-                    module = getattr(module, "base_layer", module)  # already wrapped by an earlier adapter
-                    if not isinstance(module, torch.nn.Linear):
-                        raise PolicyLoadError(
-                            f"adapter {path} does not fit base {self.path}: no linear layer {name.split(kind)[0]}"
-                        )
-                    want = module.in_features if kind == ".lora_A." else module.out_features
-                    got = tensor.shape[1] if kind == ".lora_A." else tensor.shape[0]
-                    if want != got:
-                        raise PolicyLoadError(
-                            f"adapter {path} does not fit base {self.path}: {name} has size {got}, "
-                            f"the base layer {want}"
-                        )
-
-    def _base_model(self):
-        from peft import PeftModel
-
-        return self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
-
-    @contextlib.contextmanager
-    def active(self, adapter: str | None) -> Iterator[Any]:
-        """The model with ``adapter`` active (None: the base alone), held under the lock."""
-        from peft import PeftModel
-
-        with self.lock:
-            if not isinstance(self.model, PeftModel):
-                if adapter is not None:
-                    raise KeyError(adapter)
-                yield self.model
-            elif adapter is None:
-                with self.model.disable_adapter():
-                    yield self.model
-            else:
-                self.model.set_adapter(adapter)
-                yield self.model
 
 
 def load_base(path: str | os.PathLike, *, device: str | None = None, dtype: torch.dtype | None = None) -> HFBase:

@@ -1,0 +1,632 @@
+"""The compact listener: a small purpose-built vision-and-language model that scores a toggle per image.
+
+Why it exists: a tiny Idefics model learns the *format* of the game on a CPU in minutes but not the
+*selection* (binding images to letters is the slow part; see docs/policies.md). This model is built for
+the job and learns the game on two CPU cores in a few minutes, so the demo, the tests and dry runs of
+the learning loop have a listener that actually improves. It sits behind the same ``Policy`` interface,
+is saved with ``save_pretrained`` and takes peft LoRA adapters on its linear layers, one per system,
+shared on one loaded base, exactly like the Idefics backend.
+
+Model: a small CNN encodes each image (grey silhouette, ``image_size`` px); the current utterance and the
+previous one are embedded as tokens of a locally trained tokenizer; a transformer encoder reads the text
+tokens and the ten image tokens together (each image token also carries the game state of its image:
+selected now, toggled by the last action, ever deselected); a linear head gives one toggle logit per image.
+Images have no position embedding, so the model is equivariant to the listener's screen order.
+
+Action distribution: independent Bernoulli toggles, conditioned on the action being non-empty:
+``log p(a) = sum_i log sigmoid(+-l_i) - log(1 - prod_i sigmoid(-l_i))``. It is a proper distribution over
+all 1,023 non-empty toggle sets, so sampling, probabilities and teacher-forced scores (SFT, REINFORCE, KTO)
+are exact. Sampling with temperature T divides the logits by T; the recorded probability uses T = 1, as the
+Idefics backend does. Every sample is a well-formed action, so the grammar-constrained mode is the same.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PretrainedConfig, PreTrainedModel
+
+from games.domain.rules import Action, Lettering, RuleError, format_action
+from training.policies.adapters import AdapterHost, PolicyLoadError
+from training.policies.base import ActRequest, ActResult, ScoreExample
+
+log = logging.getLogger(__name__)
+
+MODEL_TYPE = "respect_toggle_listener"
+NUM_FLAGS = 4  # selected now, selected by the last action, deselected by the last action, ever deselected
+CLS, SEP, PAD, UNK = "[CLS]", "[SEP]", "[PAD]", "[UNK]"
+# LoRA on every linear layer of the fusion transformer and the image projection.
+LORA_TARGETS = r".*(q_proj|k_proj|v_proj|o_proj|up_proj|down_proj|image_proj)$"
+
+ImageSource = Any  # Callable[[Sequence[str]], Mapping[str, bytes]]
+
+
+class ImageError(LookupError):
+    """Images missing from the library or not decodable."""
+
+
+# ----------------------------------------------------------------------------- model
+
+
+class ToggleListenerConfig(PretrainedConfig):
+    model_type = MODEL_TYPE
+
+    def __init__(
+        self,
+        vocab_size: int = 1024,
+        hidden_size: int = 96,
+        num_layers: int = 3,
+        num_heads: int = 4,
+        intermediate_size: int = 256,
+        image_size: int = 48,
+        image_channels: tuple[int, ...] = (16, 32, 64),
+        max_text_tokens: int = 32,
+        dropout: float = 0.1,
+        pad_token_id: int = 0,
+        **kwargs: Any,
+    ):
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.image_size = image_size
+        self.image_channels = list(image_channels)
+        self.max_text_tokens = max_text_tokens
+        self.dropout = dropout
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
+
+
+class _Attention(nn.Module):
+    def __init__(self, d: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(d, d) for _ in range(4))
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+
+        def split(y: torch.Tensor) -> torch.Tensor:
+            return y.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(
+            split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)),
+            attn_mask=keep[:, None, None, :], dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, d))
+
+
+class _Block(nn.Module):
+    def __init__(self, config: ToggleListenerConfig):
+        super().__init__()
+        d = config.hidden_size
+        self.attn_norm = nn.LayerNorm(d)
+        self.attn = _Attention(d, config.num_heads, config.dropout)
+        self.mlp_norm = nn.LayerNorm(d)
+        self.up_proj = nn.Linear(d, config.intermediate_size)
+        self.down_proj = nn.Linear(config.intermediate_size, d)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.attn_norm(x), keep))
+        return x + self.drop(self.down_proj(F.gelu(self.up_proj(self.mlp_norm(x)))))
+
+
+class ImageEncoder(nn.Module):
+    """Strided convolutions; the final feature map is flattened (not pooled) so that where a part
+    sticks out (left/right, top/bottom) survives."""
+
+    def __init__(self, config: ToggleListenerConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels, size = 1, config.image_size
+        for out in config.image_channels:
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.GELU()]
+            channels, size = out, (size + 1) // 2
+        self.convs = nn.Sequential(*layers)
+        self.image_proj = nn.Linear(channels * size * size, config.hidden_size)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.image_proj(self.convs(pixels).flatten(1))
+
+
+class ToggleListenerModel(PreTrainedModel):
+    config_class = ToggleListenerConfig
+    base_model_prefix = "listener"
+    main_input_name = "input_ids"
+
+    def __init__(self, config: ToggleListenerConfig):
+        super().__init__(config)
+        d = config.hidden_size
+        self.token_embedding = nn.Embedding(config.vocab_size, d, padding_idx=config.pad_token_id)
+        self.position_embedding = nn.Embedding(2 * config.max_text_tokens + 2, d)
+        self.segment_embedding = nn.Embedding(2, d)  # current utterance, previous utterance
+        self.turn_embedding = nn.Embedding(16, d)
+        self.image_encoder = ImageEncoder(config)
+        self.flag_embedding = nn.Linear(NUM_FLAGS, d)
+        self.image_type = nn.Parameter(torch.zeros(d))
+        self.blocks = nn.ModuleList(_Block(config) for _ in range(config.num_layers))
+        self.final_norm = nn.LayerNorm(d)
+        self.toggle_head = nn.Linear(d, 1)
+        self.post_init()
+        # Start from rarely toggling (p ~ 0.1 per image), so an untrained model mostly makes single clicks.
+        with torch.no_grad():
+            self.toggle_head.bias.fill_(-2.2)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        elif isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # [B, T]
+        attention_mask: torch.Tensor,  # [B, T]
+        segment_ids: torch.Tensor,  # [B, T]
+        turn: torch.Tensor,  # [B]
+        pixel_values: torch.Tensor,  # [N, 1, S, S]: the distinct images of the batch
+        image_index: torch.Tensor,  # [B, 10] rows of pixel_values, in the listener's order
+        image_flags: torch.Tensor,  # [B, 10, NUM_FLAGS]
+        **_: Any,
+    ) -> torch.Tensor:
+        """Toggle logits [B, 10]."""
+        b, t = input_ids.shape
+        positions = torch.arange(t, device=input_ids.device)
+        text = self.token_embedding(input_ids) + self.position_embedding(positions) + self.segment_embedding(segment_ids)
+        text[:, 0] = text[:, 0] + self.turn_embedding(turn.clamp(max=15))
+        images = self.image_encoder(pixel_values)[image_index]
+        images = images + self.flag_embedding(image_flags) + self.image_type
+        x = torch.cat([text, images], dim=1)
+        keep = torch.cat([attention_mask.bool(), torch.ones(b, images.shape[1], dtype=torch.bool, device=x.device)], 1)
+        for block in self.blocks:
+            x = block(x, keep)
+        return self.toggle_head(self.final_norm(x[:, t:])).squeeze(-1)
+
+
+def _quiet_transformers() -> None:
+    # Loading a 1 MB model should not draw progress bars into command output and worker logs.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def register_with_auto_classes() -> None:
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        AutoConfig.register(MODEL_TYPE, ToggleListenerConfig)
+        AutoModel.register(ToggleListenerConfig, ToggleListenerModel)
+    except ValueError:  # already registered
+        pass
+
+
+register_with_auto_classes()
+
+
+# ----------------------------------------------------------------------------- the action distribution
+
+
+def action_log_probs(logits: torch.Tensor, toggles: torch.Tensor) -> torch.Tensor:
+    """log p(toggles | non-empty) per row; ``toggles`` is a 0/1 tensor shaped like ``logits``."""
+    logits = logits.float()
+    on, off = F.logsigmoid(logits), F.logsigmoid(-logits)
+    joint = (toggles * on + (1 - toggles) * off).sum(-1)
+    return joint - _log1mexp(off.double().sum(-1))
+
+
+def _log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 - exp(x)) for x <= 0, stable at both ends (in float64: x can be -1e-17 when every toggle
+    is very unlikely, and must not round to 0)."""
+    x = x.double().clamp(max=-1e-300)
+    out = torch.where(x > -math.log(2), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
+    return out.float()
+
+
+def sample_toggles(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One non-empty toggle set per row, from the Bernoulli toggles at ``temperature``, conditioned on
+    being non-empty (rejection sampling, exact; after 64 empty draws the most likely single toggle)."""
+    probs = torch.sigmoid(logits.float() / temperature)
+    out = torch.zeros_like(probs)
+    pending = torch.ones(probs.shape[0], dtype=torch.bool)
+    for _ in range(64):
+        draw = (torch.rand(probs.shape, generator=generator) < probs).float()
+        fresh = pending & (draw.sum(-1) > 0)
+        out[fresh] = draw[fresh]
+        pending &= ~fresh
+        if not pending.any():
+            return out
+    rows = pending.nonzero().squeeze(-1)
+    out[rows, logits[rows].argmax(-1)] = 1.0
+    return out
+
+
+def greedy_toggles(logits: torch.Tensor) -> torch.Tensor:
+    """The single most likely non-empty toggle set: every p > 0.5, else the best single toggle."""
+    out = (logits > 0).float()
+    empty = out.sum(-1) == 0
+    out[empty, logits[empty].argmax(-1)] = 1.0
+    return out
+
+
+# ----------------------------------------------------------------------------- tokenizer and inputs
+
+
+def listener_corpus(seed: int, extra: Iterable[str] = ()) -> Iterable[str]:
+    """Text the tokenizer learns from: the Idefics tiny model's game corpus plus any extra utterances
+    (e.g. a simulated speaker's)."""
+    from training.policies.tiny import game_corpus
+
+    yield from game_corpus(seed, games=1500)
+    yield from extra
+
+
+def train_listener_tokenizer(texts: Iterable[str], vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[PAD, CLS, SEP, UNK], min_frequency=2, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token=PAD, cls_token=CLS, sep_token=SEP, unk_token=UNK,
+    )
+
+
+@dataclass(frozen=True)
+class EncodedRequest:
+    """Model inputs of one request (no tensors yet: rows are stacked per batch)."""
+
+    token_ids: list[int]
+    segment_ids: list[int]
+    turn: int
+    images: tuple[str, ...]  # listener order
+    flags: list[list[float]]
+
+
+def image_flags(request: ActRequest) -> list[list[float]]:
+    last = request.history[-1] if request.history else None
+    ever_deselected: set[str] = set()
+    for past in request.history:
+        ever_deselected |= past.deselect
+    return [
+        [
+            float(name in request.selection),
+            float(last is not None and name in last.select),
+            float(last is not None and name in last.deselect),
+            float(name in ever_deselected),
+        ]
+        for name in request.listener_order
+    ]
+
+
+def encode_request(tokenizer, request: ActRequest, max_text_tokens: int) -> EncodedRequest:
+    """[CLS] current utterance [SEP] previous utterance; each part cut to ``max_text_tokens``."""
+    Lettering(request.listener_order)  # RuleError for a malformed order
+    current = tokenizer(request.utterance, add_special_tokens=False)["input_ids"][:max_text_tokens]
+    previous_text = request.history[-1].utterance if request.history else ""
+    previous = tokenizer(previous_text, add_special_tokens=False)["input_ids"][:max_text_tokens] if previous_text else []
+    ids = [tokenizer.cls_token_id, *current, tokenizer.sep_token_id, *previous]
+    segments = [0] * (len(current) + 2) + [1] * len(previous)
+    return EncodedRequest(ids, segments, len(request.history), tuple(request.listener_order), image_flags(request))
+
+
+def png_to_pixels(png: bytes, size: int) -> torch.Tensor:
+    """[1, S, S] in 0..1 with the figure bright on a dark background (from a dark-on-light PNG)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        grey = im.convert("L").resize((size, size), Image.Resampling.BILINEAR)
+        data = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8).float()
+    return (1.0 - data / 255.0).view(1, size, size)
+
+
+# ----------------------------------------------------------------------------- base + policy
+
+
+class ListenerBase(AdapterHost):
+    """One loaded compact-listener base model and its tokenizer, shared by every adapter on it."""
+
+    def __init__(self, path: Path, model: ToggleListenerModel, tokenizer, device: str):
+        self.path = path
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.config: ToggleListenerConfig = model.config
+        self.model_type = MODEL_TYPE
+        self._init_adapters()
+
+
+def is_listener_folder(path: str | os.PathLike) -> bool:
+    """Whether a model folder holds a compact listener (by its config's model_type)."""
+    try:
+        return json.loads((Path(path) / "config.json").read_text()).get("model_type") == MODEL_TYPE
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_listener_base(path: str | os.PathLike, *, device: str = "cpu") -> ListenerBase:
+    from transformers import PreTrainedTokenizerFast
+
+    _quiet_transformers()
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PolicyLoadError(f"base model {folder}: folder does not exist")
+    if not is_listener_folder(folder):
+        raise PolicyLoadError(f"base model {folder}: no config.json of a {MODEL_TYPE} model")
+    try:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:
+        raise PolicyLoadError(f"base model {folder}: cannot load the tokenizer ({_short(exc)})") from exc
+    if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+        raise PolicyLoadError(f"base model {folder}: the tokenizer has no {CLS}/{SEP} tokens")
+    try:
+        model, info = ToggleListenerModel.from_pretrained(folder, local_files_only=True, output_loading_info=True)
+    except Exception as exc:
+        raise PolicyLoadError(f"base model {folder}: cannot load the weights ({_short(exc)})") from exc
+    broken = sorted(info.get("missing_keys", ())) + sorted(str(k) for k in info.get("mismatched_keys", ()))
+    if broken:
+        raise PolicyLoadError(f"base model {folder}: weights missing or mismatched: {', '.join(broken[:5])}")
+    if len(tokenizer) > model.config.vocab_size:
+        raise PolicyLoadError(f"base model {folder}: tokenizer ({len(tokenizer)}) larger than the model's vocabulary")
+    model.to(device).eval()
+    return ListenerBase(folder, model, tokenizer, device)
+
+
+_bases: dict[str, ListenerBase] = {}
+_bases_lock = threading.Lock()
+
+
+def shared_listener_base(path: str | os.PathLike) -> ListenerBase:
+    key = os.path.realpath(path)
+    with _bases_lock:
+        if key not in _bases:
+            _bases[key] = load_listener_base(path)
+        return _bases[key]
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
+
+
+@dataclass(frozen=True)
+class ListenerDecoding:
+    temperature: float = 1.0  # 0 = greedy (the single most likely action)
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (t >= 0 and math.isfinite(t)):
+            raise ValueError("temperature must be a non-negative number")
+
+
+class ListenerPolicy:
+    """The compact listener as a ``Policy``: a shared ``ListenerBase`` plus an optional LoRA adapter."""
+
+    def __init__(
+        self,
+        base: ListenerBase,
+        images: ImageSource,
+        *,
+        adapter_path: str | os.PathLike | None = None,
+        decoding: ListenerDecoding = ListenerDecoding(),
+        name: str | None = None,
+        image_cache_size: int = 8192,
+        seed: int | None = None,
+    ):
+        self.base = base
+        self.adapter = base.adapter(adapter_path) if adapter_path else None
+        self.decoding = decoding
+        self.name = name or (f"{base.path.name}+{Path(adapter_path).name}" if adapter_path else base.path.name)
+        self._image_source = images
+        self._pixels: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._image_cache_size = image_cache_size
+        self._image_lock = threading.Lock()
+        self._generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    # -- images --------------------------------------------------------------------------------
+
+    def pixels(self, names: Sequence[str]) -> torch.Tensor:
+        """[len(names), 1, S, S], decoded once per tangram (LRU cache); ImageError names the missing."""
+        size = self.base.config.image_size
+        with self._image_lock:
+            wanted = [n for n in dict.fromkeys(names) if n not in self._pixels]
+            if wanted:
+                found = self._image_source(wanted)
+                missing = [n for n in wanted if not found.get(n)]
+                if missing:
+                    raise ImageError(f"images missing from the library: {', '.join(missing[:10])}")
+                for n in wanted:
+                    try:
+                        self._pixels[n] = png_to_pixels(found[n], size)
+                    except Exception as exc:
+                        raise ImageError(f"image {n} is not a readable picture ({_short(exc)})") from exc
+            for n in names:
+                self._pixels.move_to_end(n)
+            while len(self._pixels) > self._image_cache_size:
+                self._pixels.popitem(last=False)
+            return torch.stack([self._pixels[n] for n in names])
+
+    def preflight(self, image_names: Sequence[str]) -> None:
+        self.pixels(list(image_names))
+
+    # -- tensors -------------------------------------------------------------------------------
+
+    def batch_inputs(self, encoded: Sequence[EncodedRequest]) -> dict[str, torch.Tensor]:
+        pad = self.base.tokenizer.pad_token_id
+        width = max(len(e.token_ids) for e in encoded)
+        ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        segments = torch.zeros((len(encoded), width), dtype=torch.long)
+        for row, e in enumerate(encoded):
+            n = len(e.token_ids)
+            ids[row, :n] = torch.tensor(e.token_ids)
+            mask[row, :n] = 1
+            segments[row, :n] = torch.tensor(e.segment_ids)
+        distinct = list(dict.fromkeys(name for e in encoded for name in e.images))
+        row_of = {name: k for k, name in enumerate(distinct)}
+        device = self.base.device
+        return {
+            "input_ids": ids.to(device), "attention_mask": mask.to(device), "segment_ids": segments.to(device),
+            "turn": torch.tensor([e.turn for e in encoded], device=device),
+            "pixel_values": self.pixels(distinct).to(device),
+            "image_index": torch.tensor([[row_of[n] for n in e.images] for e in encoded], device=device),
+            "image_flags": torch.tensor([e.flags for e in encoded], dtype=torch.float, device=device),
+        }
+
+    def encode(self, request: ActRequest) -> EncodedRequest:
+        return encode_request(self.base.tokenizer, request, self.base.config.max_text_tokens)
+
+    @staticmethod
+    def toggles_of(example: ScoreExample) -> list[float]:
+        action = Action(deselect=example.deselect, select=example.select)
+        Lettering(example.request.listener_order).to_letters(action)  # RuleError outside the context
+        if action.is_empty:
+            raise RuleError("an empty action has probability 0 under this policy")
+        if action.select & example.request.selection or not action.deselect <= example.request.selection:
+            raise RuleError("the action does not fit the selection it was taken on")
+        return [float(name in action.toggled) for name in example.request.listener_order]
+
+    def logits(self, model, encoded: Sequence[EncodedRequest]) -> torch.Tensor:
+        return model(**self.batch_inputs(encoded))
+
+    # -- acting ---------------------------------------------------------------------------------
+
+    def act(self, requests: Sequence[ActRequest]) -> list[ActResult]:
+        """Sample one action per request; a request that cannot be encoded (bad order, missing image)
+        gets the recorded error fallback and the others are still answered."""
+        from training.policies.hf import _error_result
+
+        results: list[ActResult | None] = [None] * len(requests)
+        ready: list[tuple[int, EncodedRequest]] = []
+        for i, request in enumerate(requests):
+            try:
+                encoded = self.encode(request)
+                self.pixels(encoded.images)
+                ready.append((i, encoded))
+            except (RuleError, ImageError, ValueError) as exc:
+                log.warning("policy %s cannot answer request %s: %s", self.name, i, exc)
+                results[i] = _error_result(request, str(exc))
+        if ready:
+            for (i, _), result in zip(ready, self._sample([requests[i] for i, _ in ready], [e for _, e in ready])):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    @torch.inference_mode()
+    def _sample(self, requests: list[ActRequest], encoded: list[EncodedRequest]) -> list[ActResult]:
+        with self.base.active(self.adapter) as model:
+            logits = self.logits(model, encoded).float().cpu()
+        t = self.decoding.temperature
+        toggles = greedy_toggles(logits) if t == 0 else sample_toggles(logits, t, self._generator)
+        logprobs = action_log_probs(logits, toggles)
+        results = []
+        for row, request in enumerate(requests):
+            picked = {name for name, on in zip(request.listener_order, toggles[row].tolist()) if on}
+            action = Action(deselect=picked & request.selection, select=picked - request.selection)
+            lettering = Lettering(request.listener_order)
+            results.append(ActResult(
+                select=action.select, deselect=action.deselect,
+                raw_output=format_action(lettering.to_letters(action)),
+                probability=math.exp(float(logprobs[row])), source="model",
+                extra={
+                    "mode": "toggle", "temperature": t, "adapter": self.adapter, "logprob": float(logprobs[row]),
+                    "toggle_probabilities": [round(p, 4) for p in torch.sigmoid(logits[row]).tolist()],
+                },
+            ))
+        return results
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def log_probs(self, model, examples: Sequence[ScoreExample]) -> torch.Tensor:
+        """log p(action) per example, differentiable (training passes the model in train mode)."""
+        toggles = torch.tensor([self.toggles_of(ex) for ex in examples], device=self.base.device)
+        logits = self.logits(model, [self.encode(ex.request) for ex in examples])
+        return action_log_probs(logits, toggles)
+
+    @torch.inference_mode()
+    def score(self, examples: Sequence[ScoreExample], batch_size: int = 64) -> list[float]:
+        scores: list[float] = []
+        with self.base.active(self.adapter) as model:
+            for start in range(0, len(examples), batch_size):
+                scores += self.log_probs(model, examples[start: start + batch_size]).tolist()
+        return scores
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def build_listener(
+    out: Path | str, *, seed: int = 0, corpus: Iterable[str] = (), overwrite: bool = False, **config: Any,
+) -> Path:
+    """Build an untrained compact listener (tokenizer trained on game text plus ``corpus``) and save it
+    with ``save_pretrained`` (staged in a temporary folder, then moved into place)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise FileExistsError(f"{out} exists and is not empty")
+    vocab_size = config.pop("vocab_size", 1024)
+    tokenizer = train_listener_tokenizer(listener_corpus(seed, corpus), vocab_size)
+    cfg = ToggleListenerConfig(vocab_size=vocab_size, pad_token_id=tokenizer.pad_token_id, **config)
+    random.seed(seed)
+    torch.manual_seed(seed)
+    model = ToggleListenerModel(cfg).eval()
+    save_listener(model, tokenizer, out)
+    return out
+
+
+def save_listener(model: ToggleListenerModel, tokenizer, out: Path) -> None:
+    _quiet_transformers()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".listener-", dir=out.parent))
+    staging.chmod(0o755)
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def lora_config(r: int = 8, alpha: int = 8, dropout: float = 0.1, **kwargs: Any):
+    """The study's LoRA settings (r = alpha = 8, dropout 0.1, gaussian init) on this model's linears."""
+    from peft import LoraConfig
+
+    kwargs.setdefault("init_lora_weights", "gaussian")
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS, **kwargs)
+
+
+__all__ = [
+    "MODEL_TYPE", "LORA_TARGETS", "ToggleListenerConfig", "ToggleListenerModel", "ListenerBase", "ListenerPolicy",
+    "ListenerDecoding", "ImageError", "action_log_probs", "sample_toggles", "greedy_toggles", "encode_request",
+    "image_flags", "png_to_pixels", "is_listener_folder", "load_listener_base", "shared_listener_base",
+    "build_listener", "save_listener", "lora_config", "train_listener_tokenizer",
+]
