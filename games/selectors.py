@@ -114,10 +114,11 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
 
 
 def bot_request(interaction_id: int, turn: int):
-    """Everything a listener policy may see for ``turn`` (targets only for the oracle)."""
-    from training.policies.base import ActRequest, PastTurn
+    """Everything a listener policy may see for ``turn`` (targets only for the oracle), with the
+    deployed system's decoding settings (ValueError if the stored ones are invalid)."""
+    from training.policies.base import ActRequest, DecodingSettings, PastTurn, decoding_from_hyperparameters
 
-    interaction = Interaction.objects.select_related("config").get(pk=interaction_id)
+    interaction = Interaction.objects.select_related("config", "deployment__system").get(pk=interaction_id)
     rows = sorted(interaction.config.context_images.select_related("tangram"), key=lambda r: r.listener_position)
     past = [
         PastTurn(
@@ -141,6 +142,10 @@ def bot_request(interaction_id: int, turn: int):
         checkpoint_id=interaction.checkpoint_id,
         utterance_sent_at=interaction.phase_started_at,
         min_delay_seconds=study_min_delay(interaction),
+        decoding=(
+            decoding_from_hyperparameters(interaction.deployment.system.hyperparameters)
+            if interaction.deployment_id is not None else DecodingSettings()
+        ),
     )
 
 
@@ -148,3 +153,160 @@ def study_min_delay(interaction: Interaction) -> float:
     from games.services.play import study_settings_of
 
     return study_settings_of(interaction).timing.bot_min_delay_seconds
+
+
+# --- simulation (ground truth and replay) -------------------------------------------------------------
+
+
+def simulation_context(config_id: int) -> tuple[ContextSpec, dict[str, list]]:
+    """A config's context and the polygons of its ten tangrams (name -> polygons JSON)."""
+    config = GameConfig.objects.prefetch_related("context_images__tangram").get(pk=config_id)
+    spec = context_spec_of(config)
+    polygons = {row.tangram.name: row.tangram.polygons for row in config.context_images.all()}
+    return spec, polygons
+
+
+def committed_turns(interaction_id: int) -> list[dict]:
+    """The recorded turns of a game, in order: utterance, selections before/after, toggles."""
+    return list(
+        Interaction.objects.get(pk=interaction_id).turns.order_by("index").values(
+            "index", "utterance", "selection_before", "selected", "deselected", "selection_after", "action_source"
+        )
+    )
+
+
+def game_outcomes(interaction_ids) -> dict[int, tuple[str, str, int]]:
+    """(status, end reason, turn count) per interaction id."""
+    rows = Interaction.objects.filter(pk__in=list(interaction_ids)).values_list("pk", "status", "end_reason", "turn_count")
+    return {pk: (status, reason, turns) for pk, status, reason, turns in rows}
+
+
+def speaker_intents_of(interaction_id: int) -> list[dict]:
+    """The simulated speaker's ground truth per turn (empty for games of people)."""
+    from games.models import SpeakerIntent
+
+    return list(
+        SpeakerIntent.objects.filter(interaction_id=interaction_id).order_by("turn_index").values(
+            "turn_index", "feedback", "previous_action_quality", "move", "target", "details"
+        )
+    )
+
+
+def intent_feedback_counts(interaction_ids=None) -> dict[tuple[str, str], int]:
+    """How often each (true previous-action quality, intended feedback) pair occurs."""
+    from games.models import SpeakerIntent
+
+    rows = SpeakerIntent.objects.all()
+    if interaction_ids is not None:
+        rows = rows.filter(interaction_id__in=list(interaction_ids))
+    counts = rows.values_list("previous_action_quality", "feedback").annotate(n=Count("id"))
+    return {(quality, feedback): n for quality, feedback, n in counts}
+
+
+# --- feedback decoding and evaluation (read by the feedback app) ----------------------------------------
+
+
+def feedback_deployments(round_number: int, system_name: str | None = None) -> list[dict]:
+    """The deployments of a round (optionally one system's), with what feedback decoding needs:
+    ``deployment_id``, ``round_id``, ``round_number``, ``round_status``, ``system_name``, ``system_decoder`` and the
+    checkpoint's ``base_model`` (None without a checkpoint). LookupError names a missing round or system."""
+    from games.models import Deployment, System
+
+    round_ = Round.objects.filter(number=round_number).first()
+    if round_ is None:
+        raise LookupError(f"no round {round_number}")
+    rows = Deployment.objects.filter(round=round_).select_related("system", "checkpoint").order_by("system__name")
+    if system_name is not None:
+        if not System.objects.filter(name=system_name).exists():
+            raise LookupError(f"no system {system_name!r}")
+        rows = rows.filter(system__name=system_name)
+        if not rows.exists():
+            raise LookupError(f"system {system_name!r} is not deployed in round {round_number}")
+    return [
+        {
+            "deployment_id": d.pk, "round_id": round_.pk, "round_number": round_.number, "round_status": round_.status,
+            "system_name": d.system.name, "system_decoder": d.system.decoder,
+            "base_model": d.checkpoint.base_model if d.checkpoint_id else None,
+        }
+        for d in rows
+    ]
+
+
+def feedback_games(
+    *, deployment_ids=None, interaction_ids=None, round_number: int | None = None, system_name: str | None = None,
+) -> list[dict]:
+    """Games with their turns, in id order, for decoding feedback and scoring decoders.
+
+    Each game: ``interaction_id``, ``deployment_id``, ``round_number`` and ``system_name`` (None without a
+    deployment), ``base_model`` (the deployment's checkpoint, else the game's), ``status``, ``end_reason``,
+    ``listener_order`` (image ids, the listener's screen order), ``targets`` (frozenset), ``turns`` (dicts:
+    ``id``, ``index``, ``utterance``, ``selection_before``, ``selected``, ``deselected``, ``selection_after``)
+    and ``intents`` (turn index -> the simulated speaker's ``feedback``, ``previous_action_quality``,
+    ``move``; empty for games of people)."""
+    rows = Interaction.objects.all()
+    if deployment_ids is not None:
+        rows = rows.filter(deployment_id__in=list(deployment_ids))
+    if interaction_ids is not None:
+        rows = rows.filter(pk__in=list(interaction_ids))
+    if round_number is not None:
+        rows = rows.filter(deployment__round__number=round_number)
+    if system_name is not None:
+        rows = rows.filter(deployment__system__name=system_name)
+    rows = rows.select_related(
+        "deployment__round", "deployment__system", "deployment__checkpoint", "checkpoint"
+    ).prefetch_related("turns", "speaker_intents", "config__context_images__tangram").order_by("pk")
+    games = []
+    for game in rows:
+        images = list(game.config.context_images.all())
+        deployment = game.deployment
+        checkpoint = deployment.checkpoint if deployment is not None and deployment.checkpoint_id else game.checkpoint
+        games.append({
+            "interaction_id": game.pk,
+            "deployment_id": game.deployment_id,
+            "round_number": deployment.round.number if deployment is not None else None,
+            "system_name": deployment.system.name if deployment is not None else None,
+            "base_model": checkpoint.base_model if checkpoint is not None else None,
+            "status": game.status,
+            "end_reason": game.end_reason,
+            "listener_order": tuple(r.tangram.name for r in sorted(images, key=lambda r: r.listener_position)),
+            "targets": frozenset(r.tangram.name for r in images if r.is_target),
+            "turns": [
+                {
+                    "id": t.pk, "index": t.index, "utterance": t.utterance, "selection_before": t.selection_before,
+                    "selected": t.selected, "deselected": t.deselected, "selection_after": t.selection_after,
+                }
+                for t in sorted(game.turns.all(), key=lambda t: t.index)
+            ],
+            "intents": {
+                i.turn_index: {
+                    "feedback": i.feedback, "previous_action_quality": i.previous_action_quality, "move": i.move,
+                }
+                for i in game.speaker_intents.all()
+            },
+        })
+    return games
+
+
+def round_and_system_names(round_id: int, system_id: int | None = None) -> tuple[int, str | None]:
+    """(round number, system name) for ids, as tasks receive them; LookupError for unknown ids."""
+    from games.models import System
+
+    number = Round.objects.filter(pk=round_id).values_list("number", flat=True).first()
+    if number is None:
+        raise LookupError(f"no round with id {round_id}")
+    if system_id is None:
+        return number, None
+    name = System.objects.filter(pk=system_id).values_list("name", flat=True).first()
+    if name is None:
+        raise LookupError(f"no system with id {system_id}")
+    return number, name
+
+
+def system_id_by_name(name: str) -> int:
+    """A system's id; LookupError if there is none of that name."""
+    from games.models import System
+
+    pk = System.objects.filter(name=name).values_list("pk", flat=True).first()
+    if pk is None:
+        raise LookupError(f"no system {name!r}")
+    return pk

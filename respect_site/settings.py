@@ -119,6 +119,12 @@ else:
 BOT_DISPATCH = env_str("BOT_DISPATCH", "celery" if REDIS_URL else "thread")
 if BOT_DISPATCH not in {"celery", "thread", "inline"}:
     raise ImproperlyConfigured(f"BOT_DISPATCH={BOT_DISPATCH!r}: use celery, thread or inline")
+# Micro-batching of bot turns per loaded model (training/services/batching.py): a batch waits at most
+# this long for company after its first request, and holds at most this many requests.
+INFERENCE_BATCH_WINDOW_MS = env_int("INFERENCE_BATCH_WINDOW_MS", 5)
+INFERENCE_MAX_BATCH = env_int("INFERENCE_MAX_BATCH", 32)
+if INFERENCE_BATCH_WINDOW_MS < 0 or INFERENCE_MAX_BATCH < 1:
+    raise ImproperlyConfigured("INFERENCE_BATCH_WINDOW_MS must be >= 0 and INFERENCE_MAX_BATCH >= 1")
 # Embedded default: the web process also sweeps overdue games (production runs `game_clock`).
 GAME_CLOCK_IN_PROCESS = env_bool("GAME_CLOCK_IN_PROCESS", not REDIS_URL)
 # Keyed hashing of worker ids; keep it stable across SECRET_KEY rotations by setting it explicitly.
@@ -138,6 +144,22 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Feedback decoding (feedback/, docs/feedback.md) -----------------------------------------------------
+# The decoder used where none is named, and in place of a system's prompted (binary/ternary) decoder
+# when its checkpoint has no language model to run on (the compact listener, no checkpoint, or the tiny
+# test model): lexicon or lexicon-binary.
+FEEDBACK_DEFAULT_DECODER = env_str("FEEDBACK_DEFAULT_DECODER", "lexicon")
+if FEEDBACK_DEFAULT_DECODER not in {"lexicon", "lexicon-binary"}:
+    raise ImproperlyConfigured(f"FEEDBACK_DEFAULT_DECODER={FEEDBACK_DEFAULT_DECODER!r}: use lexicon or lexicon-binary")
+# Run systems' prompted decoders on the tiny test model anyway (its answers are meaningless; for checks).
+FEEDBACK_PROMPTED_ON_TINY = env_bool("FEEDBACK_PROMPTED_ON_TINY", False)
+FEEDBACK_BATCH_SIZE = env_int("FEEDBACK_BATCH_SIZE", 16)
+# Input budget of the prompted decoder (tokens; capped by the model's context). The window is cut from
+# the left to fit; the instruction never is.
+FEEDBACK_MAX_INPUT_TOKENS = env_int("FEEDBACK_MAX_INPUT_TOKENS", 1024)
+if FEEDBACK_BATCH_SIZE < 1 or FEEDBACK_MAX_INPUT_TOKENS < 64:
+    raise ImproperlyConfigured("FEEDBACK_BATCH_SIZE must be >= 1 and FEEDBACK_MAX_INPUT_TOKENS >= 64")
 
 # --- Auth, i18n, security -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

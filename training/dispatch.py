@@ -2,7 +2,9 @@
 
 ``BOT_DISPATCH`` chooses how: ``celery`` (the ``inference`` queue; production), ``thread`` (an
 in-process worker thread; the embedded default, so that the server's event loop never waits for
-a model) or ``inline`` (in the caller; tests and simulations).
+a model) or ``inline`` (in the caller; tests and simulations). ``celery`` and ``thread`` both go
+through the process's micro-batcher (``training.services.inference``); the thread pool has as many
+threads as a batch holds, since each one mostly waits for its batch.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def request_bot_action(interaction_id: int, turn: int, attempt: int) -> None:
 def _thread_pool() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inference")
+        _executor = ThreadPoolExecutor(max_workers=max(2, settings.INFERENCE_MAX_BATCH), thread_name_prefix="inference")
     return _executor
 
 
@@ -43,7 +45,7 @@ def _run_in_thread(interaction_id: int, turn: int, attempt: int) -> None:
     from training.services.inference import run_bot_turn
 
     try:
-        run_bot_turn(interaction_id, turn, attempt, block=False)
+        run_bot_turn(interaction_id, turn, attempt, block=False, batched=True)
     except Exception:
         log.exception("in-process bot turn failed (interaction %s turn %s)", interaction_id, turn)
     finally:

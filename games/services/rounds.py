@@ -34,6 +34,7 @@ def create_system(
             raise RoundError(f"{field} must be one of {', '.join(c[0] for c in choices)}; got {value!r}")
     if objective != "none" and decoder == "none":
         raise RoundError("a system that learns (objective) needs a feedback decoder")
+    _check_hyperparameters(name, hyperparameters)
     system, created = System.objects.get_or_create(
         name=name, defaults={**fields, "description": description, "hyperparameters": hyperparameters or {}}
     )
@@ -85,6 +86,8 @@ def launch_round(
     if unknown:
         raise RoundError(f"unknown checkpoint {', '.join(map(str, unknown))}")
     _check_model_checkpoints([c for name, c in systems if found[name].listener_kind == "model"])
+    for name in names:
+        _check_hyperparameters(name, found[name].hyperparameters)
     pool = list(GameConfig.objects.filter(split=split).order_by("name").values_list("pk", flat=True))
     if not pool:
         raise RoundError(f"no game configs in split {split!r}")
@@ -97,6 +100,17 @@ def launch_round(
             round=round_, system=found[name], checkpoint_id=checkpoint, queue_seed=rng.randrange(2**31)
         )
     return lifecycle.transition_round(round_.pk, Round.Status.OPEN)
+
+
+def _check_hyperparameters(name: str, hyperparameters) -> None:
+    """A system's settings that live games read (e.g. ``{"decoding": {"temperature": 1.0, "mode":
+    "restricted"|"constrained"}}``) must be valid before any game uses them."""
+    from training.policies.base import decoding_from_hyperparameters
+
+    try:
+        decoding_from_hyperparameters(hyperparameters)
+    except ValueError as exc:
+        raise RoundError(f"system {name}: {exc}") from None
 
 
 def _check_model_checkpoints(checkpoint_ids: list[int]) -> None:

@@ -5,18 +5,15 @@ pytest-django's ``live_server`` is a WSGI server without websockets, so this mod
 ``channels.testing.ChannelsLiveServerTestCase`` does. Everything runs as in the embedded default:
 in-memory channel layer, bots in an in-process thread, timers in the server.
 """
-import atexit
 import json
-import os
 import re
-import shutil
-import tempfile
-from functools import partial
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from playwright.sync_api import expect
+
+from tests.live_server import daphne_server, use_a_file_test_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,49 +23,13 @@ WAIT_MS = 15_000  # generous for slow machines; every wait ends as soon as the p
 expect.set_options()
 
 
-def _use_a_file_test_database() -> None:
-    """The server process must see the test database, and an in-memory SQLite database lives in
-    one process only. This runs when the module is collected, before the test database exists, so
-    a session that includes these tests uses a (temporary) SQLite file; PostgreSQL is unaffected."""
-    database = settings.DATABASES["default"]
-    if not database["ENGINE"].endswith("sqlite3"):
-        return
-    test = database.setdefault("TEST", {})
-    if not test.get("NAME"):
-        folder = tempfile.mkdtemp(prefix="respect-browser-db-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        test["NAME"] = os.path.join(folder, "test.sqlite3")
-
-
-_use_a_file_test_database()
+use_a_file_test_database()
 
 
 @pytest.fixture(scope="module")
 def server(django_db_setup, django_db_blocker):
     """Daphne serving respect_site.asgi in a forked process; yields its base URL."""
-    from channels.testing.live import make_application, set_database_connection
-    from daphne.testing import DaphneProcess
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-    from django.db import connection
-    from django.test import override_settings
-
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        pytest.fail("the test database is in memory: the server process cannot see it")
-    process = DaphneProcess(
-        "127.0.0.1",
-        partial(make_application, static_wrapper=ASGIStaticFilesHandler),
-        setup=set_database_connection,
-    )
-    # The child gets a copy of this process's settings and pytest-django's database block at
-    # fork time: fork while unblocked, and let the test click faster than any person could.
-    with django_db_blocker.unblock(), override_settings(GAME_FRAME_RATE_LIMIT=100):
-        process.start()
-    if not process.ready.wait(timeout=30):
-        process.terminate()
-        raise RuntimeError("Daphne did not start")
-    yield f"http://127.0.0.1:{process.port.value}"
-    process.terminate()
-    process.join(10)
+    yield from daphne_server(django_db_blocker)
 
 
 @pytest.fixture

@@ -220,3 +220,17 @@ def test_the_registry_picks_the_listener_backend_from_the_base_folder(listener_p
     policy = registry.get_policy("model", checkpoint.pk)
     assert isinstance(policy, ListenerPolicy)
     registry._cache.clear()
+
+
+def test_a_systems_decoding_temperature_reaches_the_listener(base, pngs):
+    from training.policies.base import DecodingSettings
+
+    policy = ListenerPolicy(base, source(pngs), seed=0, decoding=ListenerDecoding(temperature=0))
+    cold = request(utterance="the tall one")
+    hot = ActRequest(**{**cold.__dict__, "decoding": DecodingSettings(temperature=50.0)})
+    results = policy.act([cold, hot] * 20)
+    assert {r.extra["temperature"] for r in results[0::2]} == {0.0}
+    assert {r.extra["temperature"] for r in results[1::2]} == {50.0}
+    # Greedy answers never vary; at a very high temperature the toggles are close to coin flips.
+    assert len({r.select for r in results[0::2]}) == 1
+    assert sum(len(r.select) for r in results[1::2]) / 20 > 3

@@ -45,6 +45,7 @@ class PlayedTurn:
     action: Action
     targets: frozenset[str] | None = None
     game: str = ""  # any id grouping turns of one game (for splits)
+    origin: str = ""  # "" for a played turn, else the augmentation that made it
 
     def example(self) -> ScoreExample:
         return ScoreExample(self.request, select=self.action.select, deselect=self.action.deselect)
@@ -60,7 +61,7 @@ def is_good_turn(turn: PlayedTurn) -> bool:
     return is_good_select(turn.action, turn.targets) or is_good_deselect(turn.action, turn.targets)
 
 
-def _follow_up(turn: PlayedTurn, utterance: str, action: Action) -> PlayedTurn:
+def _follow_up(turn: PlayedTurn, utterance: str, action: Action, origin: str) -> PlayedTurn:
     past = PastTurn(
         selection_before=turn.request.selection, utterance=turn.request.utterance,
         select=turn.action.select, deselect=turn.action.deselect,
@@ -69,7 +70,7 @@ def _follow_up(turn: PlayedTurn, utterance: str, action: Action) -> PlayedTurn:
         turn.request, turn=turn.request.turn + 1, history=(*turn.request.history, past), utterance=utterance,
         selection=turn.selection_after,
     )
-    return PlayedTurn(request=request, action=action, targets=turn.targets, game=turn.game)
+    return PlayedTurn(request=request, action=action, targets=turn.targets, game=turn.game, origin=origin)
 
 
 def remove_last_augmentation(turn: PlayedTurn, rng: random.Random) -> PlayedTurn | None:
@@ -77,14 +78,14 @@ def remove_last_augmentation(turn: PlayedTurn, rng: random.Random) -> PlayedTurn
         return None
     if turn.request.turn + 1 >= MAX_TURNS:
         return None
-    return _follow_up(turn, rng.choice(REMOVE_LAST_PHRASES), Action(deselect=turn.action.select))
+    return _follow_up(turn, rng.choice(REMOVE_LAST_PHRASES), Action(deselect=turn.action.select), "remove_last")
 
 
 def remove_current_augmentation(turn: PlayedTurn, rng: random.Random) -> PlayedTurn | None:
     after = turn.selection_after
     if not after or turn.request.turn + 1 >= MAX_TURNS:
         return None
-    return _follow_up(turn, rng.choice(REMOVE_CURRENT_PHRASES), Action(deselect=after))
+    return _follow_up(turn, rng.choice(REMOVE_CURRENT_PHRASES), Action(deselect=after), "remove_current")
 
 
 def seed_dataset(turns: Sequence[PlayedTurn], seed: int, mix: Collection[float] = SEED_MIX) -> list[PlayedTurn]:

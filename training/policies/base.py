@@ -5,10 +5,58 @@ is also the order a model letters A-J.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+DECODING_MODES = ("restricted", "constrained")
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """A system's decoding choices for model listeners (``System.hyperparameters["decoding"]``);
+    None leaves the policy's own default. Baselines ignore them. Hashable: batches group by them."""
+
+    temperature: float | None = None
+    mode: str | None = None  # "restricted" (vocabulary-restricted sampling) or "constrained" (grammar)
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if t is not None and (
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not (t > 0 and math.isfinite(t))
+        ):
+            raise ValueError(f"decoding temperature must be a positive number; got {t!r}")
+        if self.mode is not None and self.mode not in DECODING_MODES:
+            raise ValueError(f"decoding mode must be one of {', '.join(DECODING_MODES)}; got {self.mode!r}")
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> DecodingSettings:
+        """From the JSON a system stores; ValueError (one line) for anything else."""
+        if raw is None:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"decoding must be an object like {{\"temperature\": 1.0, \"mode\": \"restricted\"}}; got {raw!r}")
+        unknown = sorted(set(raw) - {"temperature", "mode"})
+        if unknown:
+            raise ValueError(f"unknown decoding settings: {', '.join(map(str, unknown))} (known: temperature, mode)")
+        temperature = raw.get("temperature")
+        if isinstance(temperature, int) and not isinstance(temperature, bool):
+            temperature = float(temperature)
+        return cls(temperature=temperature, mode=raw.get("mode"))
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in (("temperature", self.temperature), ("mode", self.mode)) if v is not None}
+
+
+def decoding_from_hyperparameters(hyperparameters: Any) -> DecodingSettings:
+    """The ``decoding`` entry of a system's hyperparameters (absent: the policy's defaults)."""
+    if hyperparameters is None:
+        return DecodingSettings()
+    if not isinstance(hyperparameters, Mapping):
+        raise ValueError("hyperparameters must be a JSON object")
+    return DecodingSettings.from_dict(hyperparameters.get("decoding"))
 
 
 @dataclass(frozen=True)
@@ -32,6 +80,7 @@ class ActRequest:
     checkpoint_id: int | None = None
     utterance_sent_at: datetime | None = None
     min_delay_seconds: float = 0.0
+    decoding: DecodingSettings = DecodingSettings()  # the system's settings; model backends honour them
 
 
 @dataclass(frozen=True)
@@ -56,9 +105,23 @@ class ScoreExample:
 
 
 class Policy(Protocol):
+    """``act`` answers every request, in order. Optional: ``batch_lane`` (hashable), the resource
+    the policy computes on (e.g. its loaded base model): the inference service runs one thread per
+    lane, so policies sharing a base never compute at once. Without it the service uses the
+    policy's ``base`` object if it has one, else the policy itself."""
+
     name: str
 
     def act(self, requests: Sequence[ActRequest]) -> list[ActResult]: ...
+
+
+def batch_lane(policy: object) -> Hashable:
+    """The lane a policy's batches run on (see ``Policy``)."""
+    lane = getattr(policy, "batch_lane", None)
+    if lane is not None:
+        return lane
+    base = getattr(policy, "base", None)
+    return ("base", id(base)) if base is not None else ("policy", id(policy))
 
 
 class ScoringPolicy(Policy, Protocol):

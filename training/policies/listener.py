@@ -164,6 +164,10 @@ class ToggleListenerModel(PreTrainedModel):
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.num_layers))
         self.final_norm = nn.LayerNorm(d)
         self.toggle_head = nn.Linear(d, 1)
+        # Word grounding: every image votes for the words it would be described with (a bag-of-words
+        # caption model); an image's match score is the mean vote of the current utterance's words.
+        # This direct image-word path learns in minutes where attention alone takes far longer.
+        self.word_votes = nn.Linear(d, config.vocab_size)
         self.post_init()
         # Start from rarely toggling (p ~ 0.1 per image), so an untrained model mostly makes single clicks.
         with torch.no_grad():
@@ -196,13 +200,24 @@ class ToggleListenerModel(PreTrainedModel):
         positions = torch.arange(t, device=input_ids.device)
         text = self.token_embedding(input_ids) + self.position_embedding(positions) + self.segment_embedding(segment_ids)
         text[:, 0] = text[:, 0] + self.turn_embedding(turn.clamp(max=15))
-        images = self.image_encoder(pixel_values)[image_index]
-        images = images + self.flag_embedding(image_flags) + self.image_type
+        seen = self.image_encoder(pixel_values)  # [N, d]
+        images = seen[image_index] + self.flag_embedding(image_flags) + self.image_type
         x = torch.cat([text, images], dim=1)
         keep = torch.cat([attention_mask.bool(), torch.ones(b, images.shape[1], dtype=torch.bool, device=x.device)], 1)
         for block in self.blocks:
             x = block(x, keep)
-        return self.toggle_head(self.final_norm(x[:, t:])).squeeze(-1)
+        x = self.final_norm(x)
+        return self.toggle_head(x[:, t:]).squeeze(-1) + self.word_match(seen, image_index, input_ids, segment_ids, attention_mask)
+
+    def word_match(self, seen, image_index, input_ids, segment_ids, attention_mask) -> torch.Tensor:
+        """[B, 10]: mean over the current utterance's tokens of each image's vote for that token."""
+        votes = self.word_votes(seen)[image_index]  # [B, 10, V]
+        words = (segment_ids == 0) & attention_mask.bool()
+        words[:, 0] = False  # [CLS]
+        words &= input_ids != self.config.sep_token_id if self.config.sep_token_id is not None else words
+        picked = votes.gather(2, input_ids[:, None, :].expand(-1, votes.shape[1], -1))  # [B, 10, T]
+        weights = words.float() / words.float().sum(-1, keepdim=True).clamp(min=1)
+        return (picked * weights[:, None, :]).sum(-1)
 
 
 def _quiet_transformers() -> None:
@@ -244,9 +259,14 @@ def _log1mexp(x: torch.Tensor) -> torch.Tensor:
     return out.float()
 
 
-def sample_toggles(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One non-empty toggle set per row, from the Bernoulli toggles at ``temperature``, conditioned on
-    being non-empty (rejection sampling, exact; after 64 empty draws the most likely single toggle)."""
+def sample_toggles(
+    logits: torch.Tensor, temperature: float | torch.Tensor, generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One non-empty toggle set per row, from the Bernoulli toggles at ``temperature`` (a number, or
+    one per row), conditioned on being non-empty (rejection sampling, exact; after 64 empty draws the
+    most likely single toggle)."""
+    if torch.is_tensor(temperature):
+        temperature = temperature.float().view(-1, 1)
     probs = torch.sigmoid(logits.float() / temperature)
     out = torch.zeros_like(probs)
     pending = torch.ones(probs.shape[0], dtype=torch.bool)
@@ -543,11 +563,16 @@ class ListenerPolicy:
     def _sample(self, requests: list[ActRequest], encoded: list[EncodedRequest]) -> list[ActResult]:
         with self.base.active(self.adapter) as model:
             logits = self.logits(model, encoded).float().cpu()
-        t = self.decoding.temperature
-        toggles = greedy_toggles(logits) if t == 0 else sample_toggles(logits, t, self._generator)
+        # A system's decoding temperature (ActRequest.decoding) overrides the policy's default; 0 is
+        # greedy. The mode needs no handling: every sample is a well-formed action.
+        temps = [self.temperature_for(r) for r in requests]
+        sampled = sample_toggles(logits, torch.tensor([t if t > 0 else 1.0 for t in temps]), self._generator)
+        greedy = greedy_toggles(logits)
+        toggles = torch.where(torch.tensor([t == 0 for t in temps]).view(-1, 1), greedy, sampled)
         logprobs = action_log_probs(logits, toggles)
         results = []
         for row, request in enumerate(requests):
+            t = temps[row]
             picked = {name for name, on in zip(request.listener_order, toggles[row].tolist()) if on}
             action = Action(deselect=picked & request.selection, select=picked - request.selection)
             lettering = Lettering(request.listener_order)
@@ -561,6 +586,16 @@ class ListenerPolicy:
                 },
             ))
         return results
+
+    def temperature_for(self, request: ActRequest) -> float:
+        settings = getattr(request, "decoding", None)
+        chosen = getattr(settings, "temperature", None)
+        return float(chosen) if chosen is not None else float(self.decoding.temperature)
+
+    @property
+    def batch_lane(self):
+        """Policies on one loaded base compute one batch at a time (see ``base.batch_lane``)."""
+        return ("listener", id(self.base))
 
     # -- scoring ---------------------------------------------------------------------------------
 
@@ -592,7 +627,9 @@ def build_listener(
         raise FileExistsError(f"{out} exists and is not empty")
     vocab_size = config.pop("vocab_size", 1024)
     tokenizer = train_listener_tokenizer(listener_corpus(seed, corpus), vocab_size)
-    cfg = ToggleListenerConfig(vocab_size=vocab_size, pad_token_id=tokenizer.pad_token_id, **config)
+    cfg = ToggleListenerConfig(
+        vocab_size=vocab_size, pad_token_id=tokenizer.pad_token_id, sep_token_id=tokenizer.sep_token_id, **config
+    )
     random.seed(seed)
     torch.manual_seed(seed)
     model = ToggleListenerModel(cfg).eval()

@@ -1,0 +1,130 @@
+"""Lexicon feedback decoder vs the simulated speaker: precision / recall of positive labels.
+
+Plays simulated games in memory (games.simulation.game.play_game: the simulated speaker against the
+simulated human listener; no database), decodes every turn that has a follow-up with the lexicon
+decoder, and scores it against
+
+* the speaker's intent (the intent of turn k+1 is the feedback it meant on turn k's action), and
+* the target-derived action quality of turn k (games.domain.rules.action_quality).
+
+Target (issue P5): positive precision >= 0.97 with recall >= 0.90 over >= 2,000 turns.
+
+    .venv/bin/python bench/feedback_lexicon.py [--games 600] [--seed 1] [--listener-accuracy 0.85]
+        [--style '{"typo_rate": 0.2}'] [--binary] [--errors 20]
+
+The decoder's phrase lists were written without reading the simulator's (docs/feedback.md); this
+script only uses the simulator's public game function and its recorded intents.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "respect_site.settings")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--figures", type=int, default=120, help="Distinct generated tangrams to draw contexts from.")
+    parser.add_argument("--listener-accuracy", type=float, default=0.85)
+    parser.add_argument("--style", default=None, help="SpeakerStyle overrides as JSON.")
+    parser.add_argument("--binary", action="store_true", help="Score the binary lexicon decoder.")
+    parser.add_argument("--errors", type=int, default=15, help="Print this many false positives (vs intent).")
+    args = parser.parse_args(argv)
+
+    import django
+
+    django.setup()
+    from feedback.decoders.lexicon import LexiconDecoder
+    from feedback.domain.labels import CLASSES, NEGATIVE, NEUTRAL, POSITIVE
+    from feedback.domain.metrics import evaluate, format_evaluation
+    from feedback.domain.truth import QUALITY_LABELS
+    from feedback.domain.windows import FeedbackWindow
+    from games.domain import rules
+    from games.domain.tangrams import generate_figures
+    from games.simulation.game import play_game
+    from games.simulation.speaker import SpeakerContext, SpeakerStyle
+
+    style = SpeakerStyle.from_dict(json.loads(args.style)) if args.style else None
+    figures = {f"fig{i}": fig for i, fig in enumerate(generate_figures(args.figures, seed=args.seed))}
+    names = sorted(figures)
+    rng = random.Random(args.seed)
+    decoder = LexiconDecoder(binary=args.binary)
+
+    started = time.perf_counter()
+    windows, intent, quality, moves = [], [], [], []
+    wins = turns_total = 0
+    for g in range(args.games):
+        images = rng.sample(names, rules.CONTEXT_SIZE)
+        targets = frozenset(images[: rng.randint(rules.MIN_TARGETS, rules.MAX_TARGETS)])
+        speaker_order = images[:]
+        rng.shuffle(speaker_order)
+        listener_order = images[:]
+        rng.shuffle(listener_order)
+        context = SpeakerContext(images=tuple(speaker_order), targets=targets,
+                                 figures={n: figures[n] for n in images})
+        result = play_game(context, style, seed=args.seed * 100_000 + g, listener_order=listener_order,
+                           listener_accuracy=args.listener_accuracy)
+        wins += result.success
+        turns_total += result.turn_count
+        lettering = rules.Lettering(listener_order)
+        texts = [rules.format_action(lettering.to_letters(t.action)) for t in result.turns]
+        for k in range(len(result.turns) - 1):
+            turn, follow = result.turns[k], result.turns[k + 1]
+            windows.append(FeedbackWindow(
+                previous_action=texts[k - 1] if k else None, utterance=turn.utterance, action=texts[k],
+                next_utterance=follow.utterance, key=len(windows),
+            ))
+            feedback = follow.intent.feedback
+            intent.append(feedback if feedback in CLASSES else None)
+            quality.append(QUALITY_LABELS[rules.action_quality(turn.action, targets)])
+            moves.append(follow.intent.move)
+    simulated = time.perf_counter() - started
+    started = time.perf_counter()
+    labels = [d.label for d in decoder.decode(windows)]
+    decoded = time.perf_counter() - started
+
+    print(f"{args.games} games ({wins / args.games:.1%} won, {turns_total} turns), {len(windows)} turns with a "
+          f"follow-up; simulated in {simulated:.1f}s, decoded in {decoded:.2f}s "
+          f"({len(windows) / max(decoded, 1e-9):,.0f} turns/s) with {decoder.describe()}")
+    print(f"intent mix: {dict(Counter(i for i in intent if i))}; quality mix: {dict(Counter(quality))}")
+    summary = {}
+    for name, truth in (("intent", intent), ("quality", quality)):
+        ev = evaluate(zip(labels, truth))
+        pos = ev.per_class[POSITIVE]
+        summary[name] = (pos.precision, pos.recall)
+        print(f"\n== lexicon vs {name}: positive precision {pos.precision:.4f}, recall {pos.recall:.4f}")
+        for line in format_evaluation(ev):
+            print("  " + line)
+    if not args.binary:
+        binary = [NEGATIVE if label == NEUTRAL else label for label in labels]
+        ev = evaluate(zip(binary, intent))
+        print(f"\n(binary view vs intent: positive precision {ev.per_class[POSITIVE].precision:.4f}, "
+              f"recall {ev.per_class[POSITIVE].recall:.4f})")
+    print("\nfalse positives vs intent (truth, move, previous utterance -> next utterance):")
+    shown = 0
+    for w, label, truth, move in zip(windows, labels, intent, moves):
+        if label == POSITIVE and truth not in (None, POSITIVE) and shown < args.errors:
+            print(f"  {truth:<8} {move:<14} {w.utterance!r} -> {w.next_utterance!r}")
+            shown += 1
+    print("false positives vs intent by the speaker's move:",
+          dict(Counter(m for label, truth, m in zip(labels, intent, moves) if label == POSITIVE and truth not in (None, POSITIVE))))
+    print("missed positives vs intent by the speaker's move:",
+          dict(Counter(m for label, truth, m in zip(labels, intent, moves) if truth == POSITIVE and label != POSITIVE)))
+    ok = all(p is not None and p >= 0.97 and r is not None and r >= 0.90 for p, r in summary.values())
+    print(f"\ntarget (precision >= 0.97, recall >= 0.90) {'met' if ok else 'NOT met'}: "
+          + ", ".join(f"{k} P={p:.3f} R={r:.3f}" for k, (p, r) in summary.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""A real ASGI server (Daphne, in a forked process) for tests that need pages and websockets.
+
+pytest-django's ``live_server`` is a WSGI server without websockets, so browser and remote-client
+tests run Daphne as ``channels.testing.ChannelsLiveServerTestCase`` does.
+"""
+import atexit
+import os
+import shutil
+import tempfile
+from functools import partial
+
+import pytest
+from django.conf import settings
+
+
+def use_a_file_test_database() -> None:
+    """The server process must see the test database, and an in-memory SQLite database lives in
+    one process only. Call it when a module is collected, before the test database exists, so a
+    session that includes the module uses a (temporary) SQLite file; PostgreSQL is unaffected."""
+    database = settings.DATABASES["default"]
+    if not database["ENGINE"].endswith("sqlite3"):
+        return
+    test = database.setdefault("TEST", {})
+    if not test.get("NAME"):
+        folder = tempfile.mkdtemp(prefix="respect-live-db-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        test["NAME"] = os.path.join(folder, "test.sqlite3")
+
+
+def daphne_server(django_db_blocker):
+    """Generator for a module fixture: Daphne serving respect_site.asgi; yields its base URL."""
+    from channels.testing.live import make_application, set_database_connection
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.db import connection
+    from django.test import override_settings
+
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.fail("the test database is in memory: the server process cannot see it")
+    process = DaphneProcess(
+        "127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=set_database_connection,
+    )
+    # The child gets a copy of this process's settings and pytest-django's database block at
+    # fork time: fork while unblocked, and let the tests click faster than any person could.
+    with django_db_blocker.unblock(), override_settings(GAME_FRAME_RATE_LIMIT=100):
+        process.start()
+    if not process.ready.wait(timeout=30):
+        process.terminate()
+        raise RuntimeError("Daphne did not start")
+    yield f"http://127.0.0.1:{process.port.value}"
+    process.terminate()
+    process.join(10)
