@@ -16,11 +16,13 @@ $(STAMP): requirements.txt
 ## Create .venv and install the pinned requirements (re-runs when requirements.txt changes).
 setup: $(STAMP)
 
-## The main job on the embedded default: migrate, build the tangram and config library, serve.
+## The main job on the embedded default: migrate, build the tangram and config library, train the
+## initial policy from simulated seed games (once, a few CPU-minutes), deploy it beside the baselines, serve.
 demo: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py generate_tangrams --count 200 --seed 0
 	$(PY) manage.py generate_configs --count 100 --seed 0
+	$(PY) manage.py train_seed --simulate --if-missing
 	$(PY) manage.py setup_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

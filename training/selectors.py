@@ -81,3 +81,9 @@ def split_contexts(split: str, count: int, seed: int):
         spec = context_spec_of(config)
         out.append(Context(tuple(spec.speaker_order), tuple(spec.listener_order), frozenset(spec.targets)))
     return out
+
+
+def checkpoint_id_by_name(name: str) -> int | None:
+    from training.models import PolicyCheckpoint
+
+    return PolicyCheckpoint.objects.filter(name=name).values_list("pk", flat=True).first()

@@ -8,11 +8,16 @@ import hashlib
 import json
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+
+
+# peft calls a transformers method that transformers 5 deprecates; the warning is for peft, not us.
+warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 class PolicyLoadError(RuntimeError):

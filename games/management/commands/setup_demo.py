@@ -2,12 +2,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from games.models import Round
 from games.services.rounds import RoundError, create_system, launch_round
+from training.selectors import checkpoint_id_by_name
 
 
 class Command(BaseCommand):
     help = (
-        "Prepare the embedded demo: baseline systems (ORACLE, RANDOM, HH) and an open round deploying "
-        "them, unless a round is already open. Prints the entry links to play. Safe to re-run."
+        "Prepare the embedded demo: baseline systems (ORACLE, RANDOM, HH), the model system SEED when a "
+        "policy checkpoint named 'seed' exists (train_seed makes it), and an open round deploying them, "
+        "unless a round is already open. Prints the entry links to play. Safe to re-run."
     )
 
     def add_arguments(self, parser):
@@ -19,11 +21,17 @@ class Command(BaseCommand):
             create_system("ORACLE", listener_kind="oracle", description="Baseline: selects the targets.")
             create_system("RANDOM", listener_kind="random", description="Baseline: one or two random toggles.")
             create_system("HH", listener_kind="human", description="Human-human reference games.")
+            systems = [("ORACLE", None), ("RANDOM", None), ("HH", None)]
+            seed = checkpoint_id_by_name("seed")
+            if seed is not None:
+                create_system(
+                    "SEED", listener_kind="model", decoder="lexicon",
+                    description="The initial policy (train_seed): the compact listener with its seed adapter.",
+                )
+                systems.append(("SEED", seed))
             current = Round.objects.filter(status=Round.Status.OPEN).first()
             if current is None:
-                current = launch_round(
-                    systems=[("ORACLE", None), ("RANDOM", None), ("HH", None)], queue_size=queue_size, split=split
-                )
+                current = launch_round(systems=systems, queue_size=queue_size, split=split)
         except RoundError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"round {current.number} is open")

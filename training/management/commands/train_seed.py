@@ -39,8 +39,16 @@ class Command(BaseCommand):
         parser.add_argument("--evaluate-games", type=int, default=d.evaluate_games,
                             help=f"Simulated games to measure the new policy on (0: skip; default {d.evaluate_games}).")
         parser.add_argument("--evaluate-split", default=d.evaluate_split, choices=["dev", "train", "test"])
+        parser.add_argument("--if-missing", action="store_true",
+                            help="Do nothing when a checkpoint with this --name exists (for re-runnable setups).")
 
     def handle(self, *args, **o):
+        from training.models import PolicyCheckpoint
+
+        existing = PolicyCheckpoint.objects.filter(name=o["name"]).first()
+        if o["if_missing"] and existing is not None:
+            self.stdout.write(f"checkpoint {existing.name} (id {existing.pk}) exists: nothing to do")
+            return
         try:
             style = json.loads(o["speaker_style"])
         except ValueError:
