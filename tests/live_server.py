@@ -27,9 +27,19 @@ def use_a_file_test_database() -> None:
         test["NAME"] = os.path.join(folder, "test.sqlite3")
 
 
+def _use_database(name: str) -> None:
+    """In the server process: use the test database by its final name. (channels' own
+    ``set_database_connection`` prefixes ``test_`` again, which breaks on PostgreSQL, where the
+    forked process already carries the test name.)"""
+    from django.db import connections
+
+    settings.DATABASES["default"]["NAME"] = name
+    connections["default"].settings_dict["NAME"] = name
+
+
 def daphne_server(django_db_blocker):
     """Generator for a module fixture: Daphne serving respect_site.asgi; yields its base URL."""
-    from channels.testing.live import make_application, set_database_connection
+    from channels.testing.live import make_application
     from daphne.testing import DaphneProcess
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.db import connection
@@ -38,7 +48,8 @@ def daphne_server(django_db_blocker):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.fail("the test database is in memory: the server process cannot see it")
     process = DaphneProcess(
-        "127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=set_database_connection,
+        "127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+        setup=partial(_use_database, connection.settings_dict["NAME"]),
     )
     # The child gets a copy of this process's settings and pytest-django's database block at
     # fork time: fork while unblocked, and let the tests click faster than any person could.

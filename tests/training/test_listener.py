@@ -234,3 +234,21 @@ def test_a_systems_decoding_temperature_reaches_the_listener(base, pngs):
     # Greedy answers never vary; at a very high temperature the toggles are close to coin flips.
     assert len({r.select for r in results[0::2]}) == 1
     assert sum(len(r.select) for r in results[1::2]) / 20 > 3
+
+
+def test_policy_act_runs_the_compact_listener_by_hand(listener_path, adapters, db):
+    import io
+
+    from django.core.management import call_command
+
+    from games.models import GameConfig
+    from tests.games.play_support import install_library
+
+    install_library()
+    config = GameConfig.objects.first()
+    out = io.StringIO()
+    call_command("policy_act", "--base", str(listener_path), "--adapter", str(adapters[0]), "--config", config.name,
+                 "--utterance", "the bird", "--selected", "B", "--samples", "4", "--temperature", "0", stdout=out)
+    results = [line for line in out.getvalue().splitlines() if line.startswith("raw ")]
+    assert len(results) == 4 and len(set(results)) == 1  # greedy: the same action every time
+    assert all("(p=" in line and "model)" in line for line in results)

@@ -26,18 +26,22 @@ class OraclePolicy:
 
 
 class RandomPolicy:
-    """One or two random toggles of the listener's images, ignoring the dialogue."""
+    """One or two random toggles of the listener's images, ignoring the dialogue.
+
+    Each answer is drawn from a generator seeded by (seed, interaction, turn), so a game's random
+    moves are reproducible whatever the order or batching in which turns arrive."""
 
     name = "random"
 
-    def __init__(self, seed: int | None = None):
-        self._rng = random.Random(seed)
+    def __init__(self, seed: int = 0):
+        self.seed = seed
 
     def act(self, requests: Sequence[ActRequest]) -> list[ActResult]:
         results = []
         for request in requests:
-            k = self._rng.choice((1, 2))
-            toggled = frozenset(self._rng.sample(request.listener_order, k))
+            rng = random.Random(f"{self.seed}:{request.interaction_id}:{request.turn}")
+            k = rng.choice((1, 2))
+            toggled = frozenset(rng.sample(request.listener_order, k))
             n = len(request.listener_order)
             probability = 1 / 2 * (1 / n if k == 1 else 2 / (n * (n - 1)))
             results.append(ActResult(

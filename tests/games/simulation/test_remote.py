@@ -5,6 +5,7 @@ temporary SQLite file for a session that includes this module.
 """
 
 import pytest
+from django.conf import settings
 
 from games.models import Interaction, Participant, Round
 from games.services.lifecycle import transition_round
@@ -13,7 +14,13 @@ from games.simulation.remote import RemoteError, run_remote_participants
 from tests.games.play_support import install_library
 from tests.live_server import daphne_server, use_a_file_test_database
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    # The server process here runs the embedded default (in-memory channel layer, bots in a thread);
+    # real Redis + Celery over real websockets are covered by tests/integration/test_live_game.py.
+    pytest.mark.skipif(bool(settings.REDIS_URL), reason="embedded default only (see tests/integration)"),
+]
 FAST = {"timing": {"bot_min_delay_seconds": 0}}
 
 

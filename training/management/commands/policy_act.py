@@ -33,6 +33,7 @@ class Command(BaseCommand):
         from training.models import PolicyCheckpoint
         from training.policies.base import ActRequest
         from training.policies.hf import DecodingConfig, HFPolicy, PolicyLoadError, shared_base
+        from training.policies.listener import ListenerDecoding, ListenerPolicy, is_listener_folder, shared_listener_base
         from training.policies.prompts import request_messages
         from training.selectors import tangram_pngs
 
@@ -57,17 +58,26 @@ class Command(BaseCommand):
         base_path = base if base.is_absolute() else settings.DATA_DIR / base
         adapter_path = None if adapter is None else adapter if adapter.is_absolute() else settings.DATA_DIR / adapter
         try:
-            decoding = DecodingConfig(temperature=temperature, constrained=constrained)
-            policy = HFPolicy(shared_base(base_path), tangram_pngs, adapter_path=adapter_path, decoding=decoding)
+            if is_listener_folder(base_path):
+                # The compact listener: every sample is a legal action (--constrained changes nothing).
+                policy = ListenerPolicy(
+                    shared_listener_base(base_path), tangram_pngs, adapter_path=adapter_path,
+                    decoding=ListenerDecoding(temperature=temperature),
+                )
+            else:
+                decoding = DecodingConfig(temperature=temperature, constrained=constrained)
+                policy = HFPolicy(shared_base(base_path), tangram_pngs, adapter_path=adapter_path, decoding=decoding)
         except (PolicyLoadError, ValueError) as exc:
             raise CommandError(str(exc).splitlines()[0]) from None
         request = ActRequest(
             interaction_id=0, turn=0, listener_order=tuple(order), history=(), utterance=utterance,
             selection=frozenset(lettering.image_of(x) for x in letters),
         )
-        if show_prompt:
+        if show_prompt and isinstance(policy, HFPolicy):
             for message in request_messages(request):
                 self.stdout.write(str(message))
+        elif show_prompt:
+            self.stdout.write(f"compact listener input: utterance {utterance!r}, images {', '.join(order)}")
         for result in policy.act([request] * samples):
             action = lettering.to_letters(_action(result))
             self.stdout.write(
