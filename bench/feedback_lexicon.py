@@ -10,7 +10,11 @@ decoder, and scores it against
 Target (issue P5): positive precision >= 0.97 with recall >= 0.90 over >= 2,000 turns.
 
     .venv/bin/python bench/feedback_lexicon.py [--games 600] [--seed 1] [--listener-accuracy 0.85]
-        [--style '{"typo_rate": 0.2}'] [--binary] [--errors 20]
+        [--style '{"typo_rate": 0.2}'] [--binary] [--errors 20] [--checkpoint NAME [--split train]]
+
+With ``--checkpoint`` a policy checkpoint of the configured database listens instead of the simulated
+human listener (e.g. the initial policy, to measure the decoder in the regime of a first round), on
+configs of ``--split`` from the library.
 
 The decoder's phrase lists were written without reading the simulator's (docs/feedback.md); this
 script only uses the simulator's public game function and its recorded intents.
@@ -39,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--style", default=None, help="SpeakerStyle overrides as JSON.")
     parser.add_argument("--binary", action="store_true", help="Score the binary lexicon decoder.")
     parser.add_argument("--errors", type=int, default=15, help="Print this many false positives (vs intent).")
+    parser.add_argument("--checkpoint", default=None, help="A policy checkpoint (by name) listens instead.")
+    parser.add_argument("--split", default="train", help="Config split for --checkpoint games (default train).")
     args = parser.parse_args(argv)
 
     import django
@@ -51,8 +57,7 @@ def main(argv=None) -> int:
     from feedback.domain.windows import FeedbackWindow
     from games.domain import rules
     from games.domain.tangrams import generate_figures
-    from games.simulation.game import play_game
-    from games.simulation.speaker import SpeakerContext, SpeakerStyle
+    from games.simulation.speaker import SpeakerStyle
 
     style = SpeakerStyle.from_dict(json.loads(args.style)) if args.style else None
     figures = {f"fig{i}": fig for i, fig in enumerate(generate_figures(args.figures, seed=args.seed))}
@@ -63,30 +68,20 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     windows, intent, quality, moves = [], [], [], []
     wins = turns_total = 0
-    for g in range(args.games):
-        images = rng.sample(names, rules.CONTEXT_SIZE)
-        targets = frozenset(images[: rng.randint(rules.MIN_TARGETS, rules.MAX_TARGETS)])
-        speaker_order = images[:]
-        rng.shuffle(speaker_order)
-        listener_order = images[:]
-        rng.shuffle(listener_order)
-        context = SpeakerContext(images=tuple(speaker_order), targets=targets,
-                                 figures={n: figures[n] for n in images})
-        result = play_game(context, style, seed=args.seed * 100_000 + g, listener_order=listener_order,
-                           listener_accuracy=args.listener_accuracy)
-        wins += result.success
-        turns_total += result.turn_count
+    for listener_order, targets, played in _games(args, style, figures, names, rng):
+        wins += played.success
+        turns_total += len(played.turns)
         lettering = rules.Lettering(listener_order)
-        texts = [rules.format_action(lettering.to_letters(t.action)) for t in result.turns]
-        for k in range(len(result.turns) - 1):
-            turn, follow = result.turns[k], result.turns[k + 1]
+        texts = [rules.format_action(lettering.to_letters(action)) for action in played.actions]
+        for k in range(len(played.turns) - 1):
+            turn, follow = played.turns[k], played.turns[k + 1]
             windows.append(FeedbackWindow(
                 previous_action=texts[k - 1] if k else None, utterance=turn.utterance, action=texts[k],
                 next_utterance=follow.utterance, key=len(windows),
             ))
             feedback = follow.intent.feedback
             intent.append(feedback if feedback in CLASSES else None)
-            quality.append(QUALITY_LABELS[rules.action_quality(turn.action, targets)])
+            quality.append(QUALITY_LABELS[rules.action_quality(played.actions[k], targets)])
             moves.append(follow.intent.move)
     simulated = time.perf_counter() - started
     started = time.perf_counter()
@@ -124,6 +119,56 @@ def main(argv=None) -> int:
     print(f"\ntarget (precision >= 0.97, recall >= 0.90) {'met' if ok else 'NOT met'}: "
           + ", ".join(f"{k} P={p:.3f} R={r:.3f}" for k, (p, r) in summary.items()))
     return 0
+
+
+class _Played:
+    """One game as the scoring needs it: turns with .utterance and .intent, the actions, the outcome."""
+
+    def __init__(self, turns, actions, success):
+        self.turns, self.actions, self.success = turns, actions, success
+
+
+class _Turn:
+    def __init__(self, utterance, intent):
+        self.utterance, self.intent = utterance, intent
+
+
+def _games(args, style, figures, names, rng):
+    """(listener order, targets, _Played) per game: simulated human listener, or --checkpoint."""
+    from games.domain import rules
+    from games.simulation.game import play_game
+    from games.simulation.speaker import SpeakerContext
+
+    if args.checkpoint:
+        from training.learning.simulated import play_policy_games
+        from training.models import PolicyCheckpoint
+        from training.policies.registry import load_checkpoint_policy
+        from training.selectors import library_figures, split_contexts
+
+        checkpoint = PolicyCheckpoint.objects.filter(name=args.checkpoint).first()
+        if checkpoint is None:
+            raise SystemExit(f"no checkpoint named {args.checkpoint!r} in this database")
+        contexts = split_contexts(args.split, args.games, args.seed)
+        if not contexts:
+            raise SystemExit(f"no game configs in the {args.split} split")
+        library = library_figures({n for c in contexts for n in c.images})
+        games = play_policy_games(load_checkpoint_policy(checkpoint), library, contexts, args.seed, style=style)
+        for context, game in zip(contexts, games):
+            turns = [_Turn(t.request.utterance, move) for t, move in zip(game.turn_log, game.intents)]
+            yield context.listener_order, context.targets, _Played(turns, [t.action for t in game.turn_log], game.success)
+        return
+    for g in range(args.games):
+        images = rng.sample(names, rules.CONTEXT_SIZE)
+        targets = frozenset(images[: rng.randint(rules.MIN_TARGETS, rules.MAX_TARGETS)])
+        speaker_order = images[:]
+        rng.shuffle(speaker_order)
+        listener_order = images[:]
+        rng.shuffle(listener_order)
+        context = SpeakerContext(images=tuple(speaker_order), targets=targets,
+                                 figures={n: figures[n] for n in images})
+        result = play_game(context, style, seed=args.seed * 100_000 + g, listener_order=listener_order,
+                           listener_accuracy=args.listener_accuracy)
+        yield listener_order, targets, _Played(list(result.turns), [t.action for t in result.turns], result.success)
 
 
 if __name__ == "__main__":

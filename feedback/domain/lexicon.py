@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from feedback.domain.labels import NEGATIVE, NEUTRAL, POSITIVE, to_binary
 
-LEXICON_VERSION = "lex-v2"
+LEXICON_VERSION = "lex-v3"
 
 # Cue categories.
 POS = "pos"  # approval
@@ -112,7 +112,7 @@ PHRASES: list[tuple[str, str, str]] = [
     ("no problem|problemo|prob|probs|worries|worry|biggie|sweat", WPOS, CLAUSE),
     ("do not worry", WPOS, CLAUSE), ("not a problem", WPOS, CLAUSE),
     ("not bad", POS, ANY), ("not too|so bad", POS, ANY), ("not wrong", POS, ANY), ("nothing wrong", POS, ANY),
-    ("no doubt", POS, ANY), ("no mistake", POS, ANY),
+    ("no doubt", POS, ANY), ("no mistake|mistakes|error|errors", POS, ANY),
     ("nice|good|great|decent|valiant try|guess|attempt|effort", NEG, ANY),
     ("not so|too|very|really|quite good|great|right|correct", NEG, ANY),
     ("not quite|exactly|really", NEG, ANY),
@@ -183,6 +183,9 @@ GAPPED = [
     (frozenset({"clear", "drop", "remove"}), frozenset({"all", "everything"}), 3, NEG),
 ]
 
+# Parts of a figure: "another piece", "another bit" describe rather than move on.
+PARTS = frozenset("piece pieces bit bits part parts side corner point edge triangle square arm leg wing".split())
+
 # Words that say nothing about which picture is meant, for the rephrase test.
 GENERIC = frozenset(
     """a an the this that these those it its is are was were be been being am with of on in at to for from by and
@@ -192,7 +195,8 @@ GENERIC = frozenset(
     here very really just also too more less much bit little kinda sorta maybe sure person people man men woman
     women guy guys lady someone somebody left right top bottom up down side sides facing pointing towards toward
     big small large tiny tall short long thin fat wide narrow middle center centre corner triangle triangles square
-    squares parallelogram diamond rectangle block blocks point pointy edge base select selected pick
+    squares parallelogram diamond rectangle block blocks point pointy edge base select selected pick stick sticks
+    sticking out
     choose click find get grab target targets other another same first second third fourth fifth last next now
     two three four five all both each every no not yes do does did can could would should will shall let go
     going see seen think want need it's im ok well oh um hmm""".split()
@@ -308,7 +312,7 @@ def fingerprint() -> str:
     """Hash of every table the rules read: pinned to LEXICON_VERSION by a test."""
     blob = repr((PHRASES, sorted(ALIASES.items()), sorted(_BARE_CONTRACTIONS.items()), sorted(EMOJI.items()),
                  sorted(FILLERS), sorted(NEGATORS), sorted(CONTRAST), sorted(CONJUNCTIONS),
-                 [(sorted(a), sorted(b), g, c) for a, b, g, c in GAPPED], sorted(GENERIC)))
+                 [(sorted(a), sorted(b), g, c) for a, b, g, c in GAPPED], sorted(GENERIC), sorted(PARTS)))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -498,7 +502,16 @@ def _classify(tokens: list[str], previous: list[str]) -> LexiconResult:
         if any(c.category == MOVE and c.start < first_weak.start for c in cues):
             return result(POSITIVE, "moving on")
         return result(NEGATIVE, "weak correction")
-    if MOVE in cats:
+    # "... and another piece sticking out": "another" before a part of the figure describes, it does
+    # not move on.
+    moves = [
+        c for c in cues
+        if c.category == MOVE and not (c.text.lower() == "another" and tokens[c.end: c.end + 1] and tokens[c.end] in PARTS)
+    ]
+    if moves:
+        # A bare "another one" names no next target: it asks for a different picture.
+        if not content_words(tokens) and all(c.text.lower() == "another" for c in moves):
+            return result(NEGATIVE, "asks for a different one")
         return result(POSITIVE, "moving on")
     now = content_words(tokens)
     shared = now & content_words(previous)

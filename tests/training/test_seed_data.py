@@ -128,6 +128,11 @@ def test_policy_games_run_in_lockstep_batches(figures):
     games = play_policy_games(Stubborn(), figures, contexts, seed=0)
     assert not any(g.success for g in games) and all(g.turns == 10 for g in games)
     assert all(len(g.turn_log) == 10 for g in games)
+    # The speaker's recorded intent behind each utterance comes with the game (ground truth for decoders).
+    for g in games:
+        assert len(g.intents) == 10 and g.intents[0].feedback == "none"
+        assert [m.text for m in g.intents] == [t.request.utterance for t in g.turn_log]
+        assert all(m.feedback in ("positive", "neutral", "negative") for m in g.intents[1:])
 
 
 def test_the_random_baseline_is_reproducible_per_game_and_turn():

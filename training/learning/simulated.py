@@ -86,6 +86,7 @@ class PolicyGame:
     success: bool
     turns: int
     turn_log: tuple[PlayedTurn, ...]
+    intents: tuple = ()  # the speaker's SpeakerMove behind each turn's utterance (its ground truth)
 
 
 def play_policy_games(
@@ -100,7 +101,7 @@ def play_policy_games(
 ) -> list[PolicyGame]:
     """Each context is one game: a simulated speaker talks, the policy listens; all games advance
     together, one batched ``policy.act`` per step."""
-    speakers, states, logs, histories, utterances = [], [], [], [], []
+    speakers, states, logs, histories, utterances, intents = [], [], [], [], [], []
     for k, context in enumerate(contexts):
         speaker = SimulatedSpeaker(
             SpeakerContext(context.images, context.targets, figures, descriptions), style, seed=derive_seed(seed, k),
@@ -109,7 +110,8 @@ def play_policy_games(
         states.append(rules.GameState(targets=context.targets, context=frozenset(context.images)))
         logs.append([])
         histories.append([])
-        utterances.append(speaker.first_move().text)
+        intents.append([speaker.first_move()])
+        utterances.append(intents[-1][0].text)
     live = list(range(len(contexts)))
     step = 0
     while live:
@@ -129,13 +131,16 @@ def play_policy_games(
             logs[k].append(PlayedTurn(request=request, action=action, targets=contexts[k].targets, game=str(k)))
             histories[k].append(PastTurn(before, utterances[k], action.select, action.deselect))
             if not outcome.ended:
-                utterances[k] = speakers[k].react(before, outcome.selection_after).text
+                move = speakers[k].react(before, outcome.selection_after)
+                intents[k].append(move)
+                utterances[k] = move.text
                 still.append(k)
         live = still
         step += 1
         if on_step:
             on_step(step)
     return [
-        PolicyGame(success=states[k].selection == contexts[k].targets, turns=len(logs[k]), turn_log=tuple(logs[k]))
+        PolicyGame(success=states[k].selection == contexts[k].targets, turns=len(logs[k]), turn_log=tuple(logs[k]),
+                   intents=tuple(intents[k]))
         for k in range(len(contexts))
     ]
