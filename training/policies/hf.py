@@ -33,18 +33,17 @@ from games.domain.rules import (
 )
 from training.policies.adapters import AdapterHost, PolicyLoadError
 from training.policies.base import ActRequest, ActResult, DecodingSettings, ScoreExample
+from training.policies.common import (
+    PROBABILITY_ERROR, PROBABILITY_FALLBACK, PROBABILITY_NOT_COMPUTED, ImageError,
+)
+from training.policies.common import error_result as _error_result
+from training.policies.common import short_error as _short
 from training.policies.prompts import request_messages
 
 log = logging.getLogger(__name__)
 
-# Turn.action_probability sentinels (games.models.Turn; repeated here to keep this module Django-free).
-PROBABILITY_FALLBACK = -1.0
-PROBABILITY_ERROR = -2.0
-PROBABILITY_NOT_COMPUTED = -3.0
-
 # rules.parse_model_output source -> Turn.ActionSource value.
 _SOURCES = {SOURCE_OK: "model", SOURCE_CLEANED: "cleaned", SOURCE_FALLBACK: "fallback"}
-SOURCE_ERROR = "error"
 
 SUPPORTED_MODEL_TYPES = ("idefics2", "idefics3")
 END_OF_UTTERANCE = "<end_of_utterance>"
@@ -59,10 +58,6 @@ LORA_TARGETS = (
 )
 
 ImageSource = Callable[[Sequence[str]], Mapping[str, bytes]]
-
-
-class ImageError(LookupError):
-    """Images missing from the library or not decodable."""
 
 
 def lora_config(r: int = 8, alpha: int = 8, dropout: float = 0.1, **kwargs: Any):
@@ -300,11 +295,6 @@ def load_base(path: str | os.PathLike, *, device: str | None = None, dtype: torc
     model.eval()
     processor.tokenizer.padding_side = "left"  # generation continues every row from its last column
     return HFBase(folder, model, processor, device, dtype)
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__
 
 
 _bases: dict[tuple[str, str], HFBase] = {}
@@ -805,15 +795,6 @@ class HFPolicy:
             picked = logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             scores += (picked * (target != -100)).sum(-1).tolist()
         return scores
-
-
-def _error_result(request: ActRequest, reason: str) -> ActResult:
-    """The recorded error fallback: toggle the listener's first image, probability -2."""
-    first = frozenset(request.listener_order[:1])
-    return ActResult(
-        select=first - request.selection, deselect=first & request.selection, raw_output="",
-        probability=PROBABILITY_ERROR, source=SOURCE_ERROR, extra={"error": reason},
-    )
 
 
 __all__ = [

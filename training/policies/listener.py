@@ -44,6 +44,8 @@ from transformers import PretrainedConfig, PreTrainedModel
 from games.domain.rules import Action, Lettering, RuleError, format_action
 from training.policies.adapters import AdapterHost, PolicyLoadError
 from training.policies.base import ActRequest, ActResult, ScoreExample
+from training.policies.common import ImageError, error_result
+from training.policies.common import short_error as _short
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,6 @@ CLS, SEP, PAD, UNK = "[CLS]", "[SEP]", "[PAD]", "[UNK]"
 LORA_TARGETS = r".*(q_proj|k_proj|v_proj|o_proj|up_proj|down_proj|image_proj)$"
 
 ImageSource = Any  # Callable[[Sequence[str]], Mapping[str, bytes]]
-
-
-class ImageError(LookupError):
-    """Images missing from the library or not decodable."""
 
 
 # ----------------------------------------------------------------------------- model
@@ -432,11 +430,6 @@ def shared_listener_base(path: str | os.PathLike) -> ListenerBase:
         return _bases[key]
 
 
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__
-
-
 @dataclass(frozen=True)
 class ListenerDecoding:
     temperature: float = 1.0  # 0 = greedy (the single most likely action)
@@ -542,8 +535,6 @@ class ListenerPolicy:
     def act(self, requests: Sequence[ActRequest]) -> list[ActResult]:
         """Sample one action per request; a request that cannot be encoded (bad order, missing image)
         gets the recorded error fallback and the others are still answered."""
-        from training.policies.hf import _error_result
-
         results: list[ActResult | None] = [None] * len(requests)
         ready: list[tuple[int, EncodedRequest]] = []
         for i, request in enumerate(requests):
@@ -553,7 +544,7 @@ class ListenerPolicy:
                 ready.append((i, encoded))
             except (RuleError, ImageError, ValueError) as exc:
                 log.warning("policy %s cannot answer request %s: %s", self.name, i, exc)
-                results[i] = _error_result(request, str(exc))
+                results[i] = error_result(request, str(exc))
         if ready:
             for (i, _), result in zip(ready, self._sample([requests[i] for i, _ in ready], [e for _, e in ready])):
                 results[i] = result
