@@ -36,6 +36,7 @@ from training.policies.base import ActRequest, ActResult, DecodingSettings, Scor
 from training.policies.common import (
     PROBABILITY_ERROR, PROBABILITY_FALLBACK, PROBABILITY_NOT_COMPUTED, ImageError,
 )
+from training.policies.common import DecodedImages
 from training.policies.common import error_result as _error_result
 from training.policies.common import short_error as _short
 from training.policies.prompts import request_messages
@@ -461,6 +462,13 @@ def _same_inputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     )
 
 
+def _rgb_image(png: bytes):
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        return im.convert("RGB")
+
+
 class HFPolicy:
     """A listener policy: a shared ``HFBase`` plus an optional adapter, images from ``images``."""
 
@@ -481,10 +489,7 @@ class HFPolicy:
         self.adapter = base.adapter(adapter_path) if adapter_path else None
         self.decoding = decoding
         self.name = name or (f"{base.path.name}+{Path(adapter_path).name}" if adapter_path else base.path.name)
-        self._image_source = images
-        self._images: OrderedDict[str, Any] = OrderedDict()
-        self._image_cache_size = image_cache_size
-        self._image_lock = threading.Lock()
+        self._images = DecodedImages(images, _rgb_image, image_cache_size)
         # Processor-prepared pixels per tangram (tangram PNGs never change: no invalidation), bounded
         # by size; None until the first batch has checked them against the processor itself.
         self._pixels: OrderedDict[str, _PixelEntry] = OrderedDict()
@@ -519,26 +524,7 @@ class HFPolicy:
 
     def images(self, names: Sequence[str]) -> list:
         """Decoded RGB images in the given order (cached); ImageError names every missing one."""
-        from PIL import Image
-
-        with self._image_lock:
-            wanted = [n for n in dict.fromkeys(names) if n not in self._images]
-            if wanted:
-                found = self._image_source(wanted)
-                missing = [n for n in wanted if not found.get(n)]
-                if missing:
-                    raise ImageError(f"images missing from the library: {', '.join(missing[:10])}")
-                for n in wanted:
-                    try:
-                        with Image.open(io.BytesIO(found[n])) as im:
-                            self._images[n] = im.convert("RGB")
-                    except Exception as exc:
-                        raise ImageError(f"image {n} is not a readable picture ({_short(exc)})") from exc
-            for n in names:
-                self._images.move_to_end(n)
-            while len(self._images) > self._image_cache_size:
-                self._images.popitem(last=False)
-            return [self._images[n] for n in names]
+        return self._images.get(names)
 
     def pixels(self, names: Sequence[str]) -> list[_PixelEntry]:
         """The processor-prepared pixels of each named image (LRU cache bounded in bytes);

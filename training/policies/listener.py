@@ -30,7 +30,6 @@ import random
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from transformers import PretrainedConfig, PreTrainedModel
 from games.domain.rules import Action, Lettering, RuleError, format_action
 from training.policies.adapters import AdapterHost, PolicyLoadError
 from training.policies.base import ActRequest, ActResult, ScoreExample
-from training.policies.common import ImageError, error_result
+from training.policies.common import DecodedImages, ImageError, error_result
 from training.policies.common import short_error as _short
 
 log = logging.getLogger(__name__)
@@ -458,34 +457,15 @@ class ListenerPolicy:
         self.adapter = base.adapter(adapter_path) if adapter_path else None
         self.decoding = decoding
         self.name = name or (f"{base.path.name}+{Path(adapter_path).name}" if adapter_path else base.path.name)
-        self._image_source = images
-        self._pixels: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._image_cache_size = image_cache_size
-        self._image_lock = threading.Lock()
+        size = base.config.image_size
+        self._pixels = DecodedImages(images, lambda png: png_to_pixels(png, size), image_cache_size)
         self._generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
     # -- images --------------------------------------------------------------------------------
 
     def pixels(self, names: Sequence[str]) -> torch.Tensor:
         """[len(names), 1, S, S], decoded once per tangram (LRU cache); ImageError names the missing."""
-        size = self.base.config.image_size
-        with self._image_lock:
-            wanted = [n for n in dict.fromkeys(names) if n not in self._pixels]
-            if wanted:
-                found = self._image_source(wanted)
-                missing = [n for n in wanted if not found.get(n)]
-                if missing:
-                    raise ImageError(f"images missing from the library: {', '.join(missing[:10])}")
-                for n in wanted:
-                    try:
-                        self._pixels[n] = png_to_pixels(found[n], size)
-                    except Exception as exc:
-                        raise ImageError(f"image {n} is not a readable picture ({_short(exc)})") from exc
-            for n in names:
-                self._pixels.move_to_end(n)
-            while len(self._pixels) > self._image_cache_size:
-                self._pixels.popitem(last=False)
-            return torch.stack([self._pixels[n] for n in names])
+        return torch.stack(self._pixels.get(names))
 
     def preflight(self, image_names: Sequence[str]) -> None:
         self.pixels(list(image_names))
