@@ -1,6 +1,6 @@
 """Lexicon feedback decoder vs the simulated speaker: precision / recall of positive labels.
 
-Plays simulated games in memory (games.simulation.game.play_game: the simulated speaker against the
+Plays simulated games in memory (games.simulation.play_game: the simulated speaker against the
 simulated human listener; no database), decodes every turn that has a follow-up with the lexicon
 decoder, and scores it against
 
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     from feedback.domain.windows import FeedbackWindow
     from games.domain import rules
     from games.domain.tangrams import generate_figures
-    from games.simulation.speaker import SpeakerStyle
+    from games.simulation import SpeakerStyle
 
     style = SpeakerStyle.from_dict(json.loads(args.style)) if args.style else None
     figures = {f"fig{i}": fig for i, fig in enumerate(generate_figures(args.figures, seed=args.seed))}
@@ -136,8 +136,8 @@ class _Turn:
 def _games(args, style, figures, names, rng):
     """(listener order, targets, _Played) per game: simulated human listener, or --checkpoint."""
     from games.domain import rules
-    from games.simulation.game import play_game
-    from games.simulation.speaker import SpeakerContext
+    from games.domain.game_configs import ContextSpec
+    from games.simulation import SpeakerContext, play_game
 
     if args.checkpoint:
         from training.learning.simulated import play_policy_games
@@ -158,17 +158,17 @@ def _games(args, style, figures, names, rng):
             yield context.listener_order, context.targets, _Played(turns, [t.action for t in game.turn_log], game.success)
         return
     for g in range(args.games):
+        # Uniformly 3-5 targets (this benchmark's draws since lex-v1; generate_contexts weighs 3/4/5 as the study).
         images = rng.sample(names, rules.CONTEXT_SIZE)
-        targets = frozenset(images[: rng.randint(rules.MIN_TARGETS, rules.MAX_TARGETS)])
+        k = rng.randint(rules.MIN_TARGETS, rules.MAX_TARGETS)
         speaker_order = images[:]
         rng.shuffle(speaker_order)
         listener_order = images[:]
         rng.shuffle(listener_order)
-        context = SpeakerContext(images=tuple(speaker_order), targets=targets,
-                                 figures={n: figures[n] for n in images})
-        result = play_game(context, style, seed=args.seed * 100_000 + g, listener_order=listener_order,
-                           listener_accuracy=args.listener_accuracy)
-        yield listener_order, targets, _Played(list(result.turns), [t.action for t in result.turns], result.success)
+        context = ContextSpec(tuple(images), k, tuple(speaker_order), tuple(listener_order))
+        result = play_game(SpeakerContext.of(context, figures), style, seed=args.seed * 100_000 + g,
+                           listener_order=context.listener_order, listener_accuracy=args.listener_accuracy)
+        yield context.listener_order, context.targets, _Played(list(result.turns), [t.action for t in result.turns], result.success)
 
 
 if __name__ == "__main__":

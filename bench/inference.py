@@ -115,17 +115,18 @@ def load_policy(args, images: dict[str, bytes], folder: Path):
     if backend == "auto":
         backend = "hf"
         try:
-            from training.policies.listener import is_listener_folder
+            from training.policies.compact_listener import is_listener_folder
 
             if is_listener_folder(folder):
                 backend = "listener"
         except ImportError:
             pass
     if backend == "listener":
-        from training.policies.listener import ListenerPolicy, load_listener_base
+        from training.policies.compact_listener import ListenerPolicy, load_listener_base
 
         return ListenerPolicy(load_listener_base(folder), source, adapter_path=args.adapter, seed=args.seed), backend
-    from training.policies.hf import HFPolicy, load_base
+    from training.policies.hf import HFPolicy
+    from training.policies.hf_base import load_base
 
     return HFPolicy(load_base(folder, device=args.device), source, adapter_path=args.adapter), backend
 

@@ -11,7 +11,7 @@ from games.consumers import SESSION_PARTICIPANT_KEY
 from games.domain.study_settings import StudySettings
 from games.models import Interaction, Participant
 from games.services import journey
-from games.services.play import role_of
+
 
 STAGE_PAGES = {
     Participant.Stage.CONSENT: "play:consent",
@@ -127,7 +127,7 @@ def lobby_status(request, participant):
 @participant_page()
 def game(request, participant, interaction_id: int):
     interaction = Interaction.objects.filter(pk=interaction_id).first()
-    role = role_of(interaction, participant.pk) if interaction else None
+    role = interaction.role_of(participant.pk) if interaction else None
     if role is None:
         return _problem(request, "This game is not yours.", 403)
     return render(request, "play/game.html", {

@@ -60,7 +60,7 @@ class GameConsumer(AsyncWebsocketConsumer):
         from games.models import Interaction
 
         interaction = Interaction.objects.filter(pk=self.interaction_id).first()
-        return play.role_of(interaction, self.participant_id) if interaction else None
+        return interaction.role_of(self.participant_id) if interaction else None
 
     async def disconnect(self, code):
         self.timer_generation += 1

@@ -241,6 +241,12 @@ class SystemObjective(models.TextChoices):
     SUP = "sup", "supervised on positives"
     RL = "rl", "REINFORCE"
     KTO = "kto", "KTO"
+    FINAL_REWARD = "final_reward", "REINFORCE on the game's outcome (baseline, no decoding)"
+    SEED_ONLY = "seed_only", "retrain on seed data only (baseline)"
+
+
+# Objectives that read decoded feedback (the others need no decoder).
+OBJECTIVES_NEEDING_FEEDBACK = (SystemObjective.SUP, SystemObjective.RL, SystemObjective.KTO)
 
 
 class System(models.Model):
@@ -256,7 +262,7 @@ class System(models.Model):
     description = models.TextField(blank=True)
     listener_kind = models.CharField(max_length=8, choices=ListenerKind.choices, default=ListenerKind.MODEL)
     decoder = models.CharField(max_length=8, choices=Decoder.choices, default=Decoder.NONE)
-    objective = models.CharField(max_length=8, choices=Objective.choices, default=Objective.NONE)
+    objective = models.CharField(max_length=16, choices=Objective.choices, default=Objective.NONE)
     hyperparameters = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -268,9 +274,10 @@ class System(models.Model):
             ),
             models.CheckConstraint(condition=Q(decoder__in=SystemDecoder.values), name="system_decoder_valid"),
             models.CheckConstraint(condition=Q(objective__in=SystemObjective.values), name="system_objective_valid"),
-            # Learning needs feedback: an objective without a decoder has nothing to train on.
+            # Learning from feedback needs a decoder; the baselines and redeployment do not.
             models.CheckConstraint(
-                condition=Q(objective="none") | ~Q(decoder="none"), name="system_objective_needs_decoder"
+                condition=~Q(objective__in=OBJECTIVES_NEEDING_FEEDBACK) | ~Q(decoder="none"),
+                name="system_objective_needs_decoder",
             ),
         ]
 
@@ -385,6 +392,11 @@ class InteractionEndReason(models.TextChoices):
     CANCELLED = "cancelled", "cancelled"
 
 
+class PlayerRole(models.TextChoices):
+    SPEAKER = "speaker", "speaker"
+    LISTENER = "listener", "listener"
+
+
 class InteractionPhase(models.TextChoices):
     SPEAKER = "speaker", "speaker writes"
     LISTENER = "listener", "listener chooses"
@@ -401,6 +413,8 @@ class Interaction(models.Model):
     Purpose = InteractionPurpose
 
     EndReason = InteractionEndReason
+
+    Role = PlayerRole
 
     TRANSITIONS = {
         Status.WAITING: (Status.PLAYING, Status.ENDED),
@@ -496,6 +510,27 @@ class Interaction(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.end_reason == self.EndReason.SUCCESS
+
+    @property
+    def study_settings(self) -> StudySettings:
+        """The round's timing and pay as frozen into this game."""
+        return StudySettings.from_dict(self.settings)
+
+    def role_of(self, participant_id: int | None) -> str | None:
+        """``Role.SPEAKER`` / ``Role.LISTENER`` for a player of this game, else None."""
+        if participant_id is None:
+            return None
+        if self.speaker_id == participant_id:
+            return PlayerRole.SPEAKER
+        if self.listener_id == participant_id:
+            return PlayerRole.LISTENER
+        return None
+
+    @property
+    def committed_selection(self) -> frozenset[str]:
+        """The selection after the last recorded turn (what the listener's next turn starts from)."""
+        last = self.turns.order_by("-index").first()
+        return frozenset(last.selection_after) if last else frozenset()
 
 
 class AppendOnlyError(Exception):

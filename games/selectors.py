@@ -1,10 +1,16 @@
-"""Read-side queries of the games app."""
+"""Read-side queries of the games app (selectors import no services)."""
+from __future__ import annotations
+
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count
 
+from games.domain import rules
 from games.domain.game_configs import ContextSpec
-from games.models import GameConfig, Interaction, Round, Tangram
+from games.models import Deployment, GameConfig, Interaction, Round, SpeakerIntent, System, Tangram
 
 
 def context_spec_of(config: GameConfig) -> ContextSpec:
@@ -52,10 +58,9 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
     from django.urls import reverse
     from django.utils import timezone
 
-    from games.services.play import LISTENER, SPEAKER, role_of, study_settings_of
-
+    SPEAKER, LISTENER = Interaction.Role.SPEAKER, Interaction.Role.LISTENER
     interaction = Interaction.objects.select_related("config").get(pk=interaction_id)
-    role = role_of(interaction, participant_id)
+    role = interaction.role_of(participant_id)
     if role is None:
         raise PermissionError("not a player of this game")
     rows = list(interaction.config.context_images.select_related("tangram").all())
@@ -69,7 +74,7 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
     if interaction.pending_utterance:
         chat.append({"turn": interaction.turn_count, "text": interaction.pending_utterance})
     committed = turns[-1]["selection_after"] if turns else []
-    timing = study_settings_of(interaction).timing
+    timing = interaction.study_settings.timing
     seconds_left = None
     if interaction.phase_deadline is not None:
         seconds_left = max(0.0, (interaction.phase_deadline - timezone.now()).total_seconds())
@@ -113,46 +118,120 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
     return state
 
 
-def bot_request(interaction_id: int, turn: int):
-    """Everything a listener policy may see for ``turn`` (targets only for the oracle), with the
-    deployed system's decoding settings (ValueError if the stored ones are invalid)."""
-    from training.policies.base import ActRequest, DecodingSettings, PastTurn, decoding_from_hyperparameters
+def open_model_checkpoint_ids() -> list[int]:
+    """The checkpoints that the open rounds' model deployments play with (inference warm-up)."""
+    return list(
+        Deployment.objects.filter(
+            round__status=Round.Status.OPEN, system__listener_kind="model", checkpoint__isnull=False
+        ).values_list("checkpoint_id", flat=True).distinct().order_by("checkpoint_id")
+    )
 
+
+def game_state_of(interaction: Interaction) -> rules.GameState:
+    """A game's progression so far: ``GameState`` replayed from its recorded turns (their history
+    included). The live engine steps it to decide each turn."""
+    images = list(interaction.config.context_images.values_list("tangram__name", "is_target"))
+    turns = interaction.turns.order_by("index").values_list("utterance", "selected", "deselected")
+    return rules.GameState.replay(
+        targets=[name for name, is_target in images if is_target],
+        context=[name for name, _ in images],
+        turns=((utterance, rules.Action(select=selected, deselect=deselected)) for utterance, selected, deselected in turns),
+    )
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    """What a bot listener may be told about the turn a game is at (read by the bot backend)."""
+
+    interaction_id: int
+    state: rules.GameState  # the game so far, history included
+    listener_order: tuple[str, ...]  # the listener's screen order (a model letters A-J in it)
+    targets: frozenset[str]  # only the oracle baseline may be given these
+    utterance: str  # the speaker's message of this turn
+    listener_kind: str
+    checkpoint_id: int | None
+    utterance_sent_at: datetime | None
+    min_delay_seconds: float
+    system_hyperparameters: dict | None  # the deployed system's (None outside rounds)
+
+
+def bot_turn(interaction_id: int) -> BotTurn:
+    """The current turn of a bot game (Interaction.DoesNotExist for an unknown id)."""
     interaction = Interaction.objects.select_related("config", "deployment__system").get(pk=interaction_id)
-    rows = sorted(interaction.config.context_images.select_related("tangram"), key=lambda r: r.listener_position)
-    past = [
-        PastTurn(
-            selection_before=frozenset(t.selection_before),
-            utterance=t.utterance,
-            select=frozenset(t.selected),
-            deselect=frozenset(t.deselected),
-        )
-        for t in interaction.turns.order_by("index")
-    ]
-    selection = frozenset(past[-1].selection_before | past[-1].select) - past[-1].deselect if past else frozenset()
-    return ActRequest(
+    order = interaction.config.context_images.order_by("listener_position").values_list("tangram__name", flat=True)
+    state = game_state_of(interaction)
+    return BotTurn(
         interaction_id=interaction.pk,
-        turn=turn,
-        listener_order=tuple(r.tangram.name for r in rows),
-        history=tuple(past),
+        state=state,
+        listener_order=tuple(order),
+        targets=state.targets,
         utterance=interaction.pending_utterance,
-        selection=selection,
-        targets=frozenset(r.tangram.name for r in rows if r.is_target) if interaction.listener_kind == "oracle" else None,
         listener_kind=interaction.listener_kind,
         checkpoint_id=interaction.checkpoint_id,
         utterance_sent_at=interaction.phase_started_at,
-        min_delay_seconds=study_min_delay(interaction),
-        decoding=(
-            decoding_from_hyperparameters(interaction.deployment.system.hyperparameters)
-            if interaction.deployment_id is not None else DecodingSettings()
+        min_delay_seconds=interaction.study_settings.timing.bot_min_delay_seconds,
+        system_hyperparameters=(
+            interaction.deployment.system.hyperparameters if interaction.deployment_id is not None else None
         ),
     )
 
 
-def study_min_delay(interaction: Interaction) -> float:
-    from games.services.play import study_settings_of
+@dataclass(frozen=True)
+class RecordedTurn:
+    """What was logged about one decided turn besides the game itself."""
 
-    return study_settings_of(interaction).timing.bot_min_delay_seconds
+    id: int
+    checkpoint_id: int | None  # the policy that acted (None for people and baselines)
+    action_probability: float | None  # its probability of the action, or a sentinel (< 0)
+    action_source: str
+
+
+@dataclass(frozen=True)
+class RecordedGame:
+    """A recorded game replayed: its context and its ``GameState`` (``state.history`` holds every
+    turn as the listener lived it, in order with ``turns``)."""
+
+    interaction_id: int
+    listener_kind: str
+    context: ContextSpec
+    state: rules.GameState
+    turns: tuple[RecordedTurn, ...]
+    succeeded: bool
+    round_number: int | None  # the deployment's round (None outside rounds)
+
+
+def recorded_games(interaction_ids: Iterable[int]) -> list[RecordedGame]:
+    """The recorded games with these ids, in id order."""
+    rows = (
+        Interaction.objects.filter(pk__in=list(interaction_ids))
+        .select_related("config", "deployment__round")
+        .prefetch_related("config__context_images__tangram", "turns").order_by("pk")
+    )
+    games = []
+    for interaction in rows:
+        spec = context_spec_of(interaction.config)
+        turns = sorted(interaction.turns.all(), key=lambda t: t.index)
+        state = rules.GameState.replay(
+            spec.targets, spec.images,
+            ((t.utterance, rules.Action(select=t.selected, deselect=t.deselected)) for t in turns),
+        )
+        games.append(RecordedGame(
+            interaction_id=interaction.pk, listener_kind=interaction.listener_kind, context=spec, state=state,
+            turns=tuple(RecordedTurn(t.pk, t.checkpoint_id, t.action_probability, t.action_source) for t in turns),
+            succeeded=interaction.succeeded,
+            round_number=interaction.deployment.round.number if interaction.deployment_id else None,
+        ))
+    return games
+
+
+def system_game_ids(system_id: int, up_to_round: int) -> list[int]:
+    """The ended study games of a system's own deployments in rounds <= ``up_to_round`` (D≤ρ), oldest first."""
+    return list(
+        Interaction.objects.filter(
+            deployment__system_id=system_id, deployment__round__number__lte=up_to_round,
+            purpose=Interaction.Purpose.STUDY, status=Interaction.Status.ENDED, turn_count__gt=0,
+        ).order_by("pk").values_list("pk", flat=True)
+    )
 
 
 # --- simulation (ground truth and replay) -------------------------------------------------------------
@@ -183,8 +262,6 @@ def game_outcomes(interaction_ids) -> dict[int, tuple[str, str, int]]:
 
 def speaker_intents_of(interaction_id: int) -> list[dict]:
     """The simulated speaker's ground truth per turn (empty for games of people)."""
-    from games.models import SpeakerIntent
-
     return list(
         SpeakerIntent.objects.filter(interaction_id=interaction_id).order_by("turn_index").values(
             "turn_index", "feedback", "previous_action_quality", "move", "target", "details"
@@ -194,8 +271,6 @@ def speaker_intents_of(interaction_id: int) -> list[dict]:
 
 def intent_feedback_counts(interaction_ids=None) -> dict[tuple[str, str], int]:
     """How often each (true previous-action quality, intended feedback) pair occurs."""
-    from games.models import SpeakerIntent
-
     rows = SpeakerIntent.objects.all()
     if interaction_ids is not None:
         rows = rows.filter(interaction_id__in=list(interaction_ids))
@@ -210,8 +285,6 @@ def feedback_deployments(round_number: int, system_name: str | None = None) -> l
     """The deployments of a round (optionally one system's), with what feedback decoding needs:
     ``deployment_id``, ``round_id``, ``round_number``, ``round_status``, ``system_name``, ``system_decoder`` and the
     checkpoint's ``base_model`` (None without a checkpoint). LookupError names a missing round or system."""
-    from games.models import Deployment, System
-
     round_ = Round.objects.filter(number=round_number).first()
     if round_ is None:
         raise LookupError(f"no round {round_number}")
@@ -289,8 +362,6 @@ def feedback_games(
 
 def round_and_system_names(round_id: int, system_id: int | None = None) -> tuple[int, str | None]:
     """(round number, system name) for ids, as tasks receive them; LookupError for unknown ids."""
-    from games.models import System
-
     number = Round.objects.filter(pk=round_id).values_list("number", flat=True).first()
     if number is None:
         raise LookupError(f"no round with id {round_id}")
@@ -304,8 +375,6 @@ def round_and_system_names(round_id: int, system_id: int | None = None) -> tuple
 
 def system_id_by_name(name: str) -> int:
     """A system's id; LookupError if there is none of that name."""
-    from games.models import System
-
     pk = System.objects.filter(name=name).values_list("pk", flat=True).first()
     if pk is None:
         raise LookupError(f"no system {name!r}")

@@ -115,6 +115,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Who answers bot turns (the games app's bot port, games/bots.py): a dotted path to a BotBackend.
+BOT_BACKEND = env_str("BOT_BACKEND", "training.bot_backend.TrainingBotBackend")
 # How bot turns reach a policy: the Celery inference queue, an in-process thread, or inline.
 BOT_DISPATCH = env_str("BOT_DISPATCH", "celery" if REDIS_URL else "thread")
 if BOT_DISPATCH not in {"celery", "thread", "inline"}:
@@ -154,6 +156,9 @@ if FEEDBACK_DEFAULT_DECODER not in {"lexicon", "lexicon-binary"}:
     raise ImproperlyConfigured(f"FEEDBACK_DEFAULT_DECODER={FEEDBACK_DEFAULT_DECODER!r}: use lexicon or lexicon-binary")
 # Run systems' prompted decoders on the tiny test model anyway (its answers are meaningless; for checks).
 FEEDBACK_PROMPTED_ON_TINY = env_bool("FEEDBACK_PROMPTED_ON_TINY", False)
+# The language model the prompted decoder runs on (the feedback app's port, feedback/language_model.py):
+# a dotted path to a loader `(path, *, device=None) -> FeedbackLanguageModel`.
+FEEDBACK_LANGUAGE_MODEL = env_str("FEEDBACK_LANGUAGE_MODEL", "training.feedback_model.load_feedback_model")
 FEEDBACK_BATCH_SIZE = env_int("FEEDBACK_BATCH_SIZE", 16)
 # Input budget of the prompted decoder (tokens; capped by the model's context). The window is cut from
 # the left to fit; the instruction never is.

@@ -59,4 +59,4 @@ def pytest_report_header(config):
 
 # Fixtures of the live-game tests (a fast config library, a controllable clock, a notification
 # recorder), shared by every test module.
-from tests.games.play_support import clock, game_library, notifications  # noqa: E402,F401
+from tests.games.play_support import clock, game_library, held_bots, notifications  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Policy checkpoints (training runs arrive with the learning loop)."""
+"""Policy checkpoints and the training runs that make them."""
 from django.db import models
 from django.db.models import Q
 
@@ -34,3 +34,64 @@ class PolicyCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TrainingRunStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+
+
+class TrainingRun(models.Model):
+    """One system's retraining after one round: D≤round with the system's objective, a fresh LoRA from
+    the initial policy (by default). One run per (system, round); a failed or dead run is run again in
+    place, and a new checkpoint is registered only when a run succeeds."""
+
+    Status = TrainingRunStatus
+
+    system = models.ForeignKey("games.System", on_delete=models.PROTECT, related_name="training_runs")
+    round = models.ForeignKey("games.Round", on_delete=models.PROTECT, related_name="training_runs")
+    objective = models.CharField(max_length=16)
+    initial_checkpoint = models.ForeignKey(
+        PolicyCheckpoint, on_delete=models.PROTECT, related_name="runs_started_from",
+        help_text="The initial policy: its base model gets the fresh adapter; its seed data is trained again.",
+    )
+    continue_from = models.ForeignKey(
+        PolicyCheckpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="runs_continued",
+        help_text="Start from this adapter instead of a fresh LoRA (option).",
+    )
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress = models.FloatField(default=0.0, help_text="Share of training steps done (0..1).")
+    loss_curve = models.JSONField(default=list, blank=True, help_text="[step, mean loss] pairs.")
+    held_out_curve = models.JSONField(default=list, blank=True, help_text="[step, held-out score] pairs.")
+    dataset_stats = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    checkpoint = models.OneToOneField(
+        PolicyCheckpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="training_run",
+        help_text="The checkpoint this run registered (only when it succeeded).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["round__number", "system__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "round"], name="training_run_once_per_round"),
+            models.CheckConstraint(condition=Q(status__in=TrainingRunStatus.values), name="training_run_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded") | Q(checkpoint__isnull=False), name="training_run_success_has_checkpoint"
+            ),
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="training_run_progress_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} after round {self.round.number} ({self.status})"

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from games import selectors as games_selectors
 from games.models import Tangram
+from training.learning.examples import PlayedTurn
+from training.policies.base import ActRequest, DecodingSettings, decoding_from_hyperparameters
 
 
 def tangram_pngs(names: Sequence[str]) -> dict[str, bytes]:
@@ -12,33 +15,40 @@ def tangram_pngs(names: Sequence[str]) -> dict[str, bytes]:
     return {name: bytes(png) for name, png in rows}
 
 
-def played_turns(interaction_ids: Sequence[int]):
+def bot_request(interaction_id: int, turn: int) -> ActRequest:
+    """Everything a listener policy may see for the turn a bot game is at (targets only for the
+    oracle), with the deployed system's decoding settings (ValueError if the stored ones are
+    invalid); Interaction.DoesNotExist for an unknown game."""
+    view = games_selectors.bot_turn(interaction_id)
+    hyperparameters = view.system_hyperparameters
+    return ActRequest.for_state(
+        view.state,
+        listener_order=view.listener_order,
+        utterance=view.utterance,
+        interaction_id=view.interaction_id,
+        targets=view.targets if view.listener_kind == "oracle" else None,
+        listener_kind=view.listener_kind,
+        checkpoint_id=view.checkpoint_id,
+        utterance_sent_at=view.utterance_sent_at,
+        min_delay_seconds=view.min_delay_seconds,
+        decoding=decoding_from_hyperparameters(hyperparameters) if hyperparameters is not None else DecodingSettings(),
+    )
+
+
+def played_turns(interaction_ids: Sequence[int]) -> list[PlayedTurn]:
     """Every recorded turn of these interactions as ``PlayedTurn`` (the request the listener saw, the
     action it took, the targets), in game and turn order."""
-    from games.domain.rules import Action
-    from games.models import Interaction
-    from training.learning.examples import PlayedTurn
-    from training.policies.base import ActRequest, PastTurn
-
     out = []
-    interactions = (
-        Interaction.objects.filter(pk__in=list(interaction_ids))
-        .select_related("config").prefetch_related("config__context_images__tangram", "turns").order_by("pk")
-    )
-    for interaction in interactions:
-        rows = sorted(interaction.config.context_images.all(), key=lambda r: r.listener_position)
-        order = tuple(r.tangram.name for r in rows)
-        targets = frozenset(r.tangram.name for r in rows if r.is_target)
-        history: list[PastTurn] = []
-        for turn in sorted(interaction.turns.all(), key=lambda t: t.index):
+    for game in games_selectors.recorded_games(interaction_ids):
+        history = game.state.history
+        for index, (past, logged) in enumerate(zip(history, game.turns)):
             request = ActRequest(
-                interaction_id=interaction.pk, turn=turn.index, listener_order=order, history=tuple(history),
-                utterance=turn.utterance, selection=frozenset(turn.selection_before),
-                listener_kind=interaction.listener_kind, checkpoint_id=turn.checkpoint_id,
+                interaction_id=game.interaction_id, turn=index, listener_order=game.context.listener_order,
+                history=history[:index], utterance=past.utterance, selection=past.selection_before,
+                listener_kind=game.listener_kind, checkpoint_id=logged.checkpoint_id,
             )
-            action = Action(deselect=frozenset(turn.deselected), select=frozenset(turn.selected))
-            out.append(PlayedTurn(request=request, action=action, targets=targets, game=str(interaction.pk)))
-            history.append(PastTurn(request.selection, turn.utterance, action.select, action.deselect))
+            out.append(PlayedTurn(request=request, action=past.action, targets=game.state.targets,
+                                  game=str(game.interaction_id)))
     return out
 
 
@@ -64,23 +74,18 @@ def library_figures(names) -> dict:
 
 def split_contexts(split: str, count: int, seed: int):
     """``count`` configs of ``split`` drawn under ``seed`` (with replacement when there are fewer) as
-    in-memory simulation contexts."""
+    ``ContextSpec``s for in-memory simulation."""
     import random
 
     from games.models import GameConfig
     from games.selectors import context_spec_of
-    from training.learning.simulated import Context
 
     configs = list(GameConfig.objects.filter(split=split).order_by("name").prefetch_related("context_images__tangram"))
     if not configs:
         return []
     rng = random.Random(seed)
     picked = rng.sample(configs, count) if count <= len(configs) else [rng.choice(configs) for _ in range(count)]
-    out = []
-    for config in picked:
-        spec = context_spec_of(config)
-        out.append(Context(tuple(spec.speaker_order), tuple(spec.listener_order), frozenset(spec.targets)))
-    return out
+    return [context_spec_of(config) for config in picked]
 
 
 def checkpoint_id_by_name(name: str) -> int | None:

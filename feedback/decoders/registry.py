@@ -1,5 +1,6 @@
-"""Decoders by name. Model-backed decoders load their base through ``training.policies.hf.shared_base``
-(one loaded copy per folder and process, shared with the policies on it)."""
+"""Decoders by name. Model-backed decoders get their language model through the language-model port
+(``feedback.language_model.load_language_model``, implemented by the training app on its shared base:
+one loaded copy per folder and process, shared with the policies on it)."""
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ PROMPTED = frozenset({BINARY, TERNARY})
 SYSTEM_DECODERS = {"binary": BINARY, "ternary": TERNARY, "lexicon": LEXICON}
 
 TINY_MARKER = "respect_tiny.json"  # written by training.policies.tiny.build_tiny
-LANGUAGE_MODEL_TYPES = ("idefics2", "idefics3")  # what training.policies.hf loads
+LANGUAGE_MODEL_TYPES = ("idefics2", "idefics3")  # what the language model of FEEDBACK_LANGUAGE_MODEL loads
 
 # What a base model folder can do as a feedback decoder (base_model_kind).
 KIND_LANGUAGE = "language"  # an Idefics-family model: the prompted decoder runs on it
@@ -70,14 +71,14 @@ def build_decoder(
     if base_path is None:
         raise DecoderUnavailable(f"the {name} decoder needs a base model folder")
     from feedback.decoders.prompted import DEFAULT_BATCH_SIZE, PromptedDecoder
-    from training.policies.hf import PolicyLoadError, shared_base
+    from feedback.language_model import LanguageModelLoadError, load_language_model
 
     try:
-        base = shared_base(base_path, device=device)
-    except PolicyLoadError as exc:
+        model = load_language_model(base_path, device=device)
+    except LanguageModelLoadError as exc:
         raise DecoderUnavailable(str(exc)) from exc
     return PromptedDecoder(
-        base, binary=name == BINARY, batch_size=batch_size or DEFAULT_BATCH_SIZE, max_input_tokens=max_input_tokens
+        model, binary=name == BINARY, batch_size=batch_size or DEFAULT_BATCH_SIZE, max_input_tokens=max_input_tokens
     )
 
 

@@ -13,7 +13,7 @@ A model listener sees the images lettered A-J in the listener's screen order
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 import re
 from typing import overload
@@ -379,6 +379,25 @@ def click_accuracy(pairs: Iterable[tuple[Action, Collection[str]]]) -> float | N
 
 
 @dataclass(frozen=True)
+class PastTurn:
+    """One decided turn as the listener lived it: the selection it started from, the speaker's
+    message and the listener's toggles. The history a policy sees is a tuple of these."""
+
+    selection_before: frozenset[str]
+    utterance: str
+    select: frozenset[str]
+    deselect: frozenset[str]
+
+    @property
+    def action(self) -> Action:
+        return Action(deselect=self.deselect, select=self.select)
+
+    @property
+    def selection_after(self) -> frozenset[str]:
+        return apply_action(self.selection_before, self.action)
+
+
+@dataclass(frozen=True)
 class TurnResult:
     turn: int  # 1-based number of the turn just played
     selection_before: frozenset[str]
@@ -392,13 +411,18 @@ class TurnResult:
 
 @dataclass
 class GameState:
-    """Pure game progression. Can be rebuilt from stored fields (validated)."""
+    """Pure game progression: the one definition of how a game moves on, stepped by every driver
+    (the live engine, the in-memory and training-time simulators, the websocket client). Can be
+    rebuilt from stored fields (validated) or replayed from recorded turns (``replay``)."""
 
     targets: frozenset[str]
     context: frozenset[str]
     selection: frozenset[str] = frozenset()
     turn: int = 0  # completed turns
     outcome: str | None = None
+    # The turns played through ``submit`` (or replayed); a state restored from its fields alone
+    # has none and still compares equal.
+    history: tuple[PastTurn, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         targets, context = list(self.targets), list(self.context)
@@ -408,6 +432,7 @@ class GameState:
             raise RuleError(f"need {MIN_TARGETS}-{MAX_TARGETS} distinct targets")
         self.targets, self.context = frozenset(targets), frozenset(context)
         self.selection = frozenset(self.selection)
+        self.history = tuple(self.history)
         if not self.targets <= self.context:
             raise RuleError("targets must be in the context")
         if not self.selection <= self.context:
@@ -415,6 +440,8 @@ class GameState:
         # Restored states must be reachable by play.
         if isinstance(self.turn, bool) or not isinstance(self.turn, int) or not 0 <= self.turn <= MAX_TURNS:
             raise RuleError(f"turn must be 0..{MAX_TURNS}")
+        if self.history and (len(self.history) != self.turn or self.history[-1].selection_after != self.selection):
+            raise RuleError("history does not lead to the turn and selection")
         won = self.selection == self.targets
         if self.outcome is None:
             ok = self.turn < MAX_TURNS and not won
@@ -427,6 +454,17 @@ class GameState:
         if not ok:
             raise RuleError(f"outcome {self.outcome!r} does not fit turn {self.turn} and the selection")
 
+    @classmethod
+    def replay(
+        cls, targets: Collection[str], context: Collection[str], turns: Iterable[tuple[str, Action]]
+    ) -> GameState:
+        """The state after playing ``turns`` (utterance, action) from the start: the one builder of
+        a game's history from its recorded turns. RuleError if they do not make a legal game."""
+        state = cls(targets=frozenset(targets), context=frozenset(context))
+        for utterance, action in turns:
+            state.submit(action, utterance)
+        return state
+
     @property
     def is_over(self) -> bool:
         return self.outcome is not None
@@ -435,8 +473,9 @@ class GameState:
     def turns_left(self) -> int:
         return 0 if self.is_over else MAX_TURNS - self.turn
 
-    def submit(self, action: Action) -> TurnResult:
-        """Apply one listener submission (an already cleaned action; empty allowed)."""
+    def submit(self, action: Action, utterance: str = "") -> TurnResult:
+        """Apply one listener submission (an already cleaned action; empty allowed) to the speaker's
+        ``utterance`` of this turn; the turn joins ``history``."""
         if self.is_over:
             raise RuleError(f"game is over ({self.outcome})")
         outside = action.toggled - self.context
@@ -444,6 +483,7 @@ class GameState:
             raise RuleError(f"items outside the context: {sorted(outside)}")
         before = self.selection
         after = apply_action(before, action)
+        self.history = (*self.history, PastTurn(before, utterance, action.select, action.deselect))
         self.selection = after
         self.turn += 1
         if after == self.targets:
@@ -468,5 +508,5 @@ __all__ = [
     "RuleError", "Action", "format_action", "parse_action", "ParsedOutput", "parse_model_output",
     "clean_action", "Lettering", "apply_action", "action_between", "is_success",
     "is_good_select", "is_good_deselect", "ActionQuality", "action_quality",
-    "click_outcomes", "click_accuracy", "TurnResult", "GameState",
+    "click_outcomes", "click_accuracy", "PastTurn", "TurnResult", "GameState",
 ]

@@ -12,7 +12,6 @@ convention (y grows downwards).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 import random
@@ -22,6 +21,8 @@ from typing import Any
 
 import shapely
 from shapely.geometry import Polygon as _ShapelyPolygon
+
+from games.domain.seeds import derive_seed
 
 Point = tuple[float, float]
 Polygon = tuple[Point, ...]
@@ -354,11 +355,6 @@ _BUILD_STYLES = ("uniform", "spread", "axis")
 _BUILD_STYLE_WEIGHTS = (0.4, 0.3, 0.3)
 
 
-def _derive_seed(*parts: int) -> int:
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
 def _snap(v: float) -> float:
     return round(v, 9) + 0.0
 
@@ -500,7 +496,7 @@ def generate_figure(seed: int) -> TangramFigure:
     figure is normalized (longer bbox side 1, at the origin).
     """
     for restart in range(_MAX_RESTARTS):
-        rng = random.Random(_derive_seed(seed, restart))
+        rng = random.Random(derive_seed(seed, restart))
         figure = _try_build(rng)
         if figure is not None:
             return figure
@@ -526,7 +522,7 @@ def generate_figures(count: int, seed: int) -> list[TangramFigure]:
     for i in range(count):
         attempt = 0
         while True:
-            figure = generate_figure(_derive_seed(seed, i, attempt))
+            figure = generate_figure(derive_seed(seed, i, attempt))
             key = figure_key(figure)
             if key not in seen:
                 break

@@ -279,31 +279,6 @@ def next_config(deployment_id: int) -> GameConfig:
     return GameConfig.objects.get(pk=config_id)
 
 
-def settle_game(interaction: Interaction) -> None:
-    """After a game ends: pay for the time (and success), move the players on. Called by play."""
-    people = [p for p in (interaction.speaker_id, interaction.listener_id) if p]
-    if interaction.purpose == Interaction.Purpose.PRACTICE:
-        if interaction.succeeded:
-            Participant.objects.filter(pk__in=people).update(practiced=True)
-        return
-    if interaction.purpose != Interaction.Purpose.STUDY:
-        return
-    study = StudySettings.from_dict(interaction.settings)
-    game_seconds = (interaction.ended_at - interaction.started_at).total_seconds()
-    for participant in Participant.objects.select_for_update().filter(pk__in=people):
-        lobby_seconds = 0.0
-        if participant.lobby_entered_at and participant.lobby_left_at:
-            lobby_seconds = (participant.lobby_left_at - participant.lobby_entered_at).total_seconds()
-        participant.bonus += study.pay.game_bonus(
-            game_seconds=game_seconds, lobby_seconds=lobby_seconds, success=interaction.succeeded,
-            expert=participant.expert,
-        )
-        participant.stage = Participant.Stage.SURVEY
-        if interaction.end_reason in (Interaction.EndReason.SPEAKER_IDLE, Interaction.EndReason.LISTENER_IDLE):
-            participant.end_note = "The game ended because a player stopped responding; you are paid for your time."
-        participant.save()
-
-
 @transaction.atomic
 def submit_survey(participant_id: int, answers: Mapping[str, str]) -> Participant:
     """Validate and store the exit survey (1-6 scales by role, optional comments); finish."""
@@ -340,7 +315,7 @@ def study_role(participant_id: int) -> str:
         .order_by("-created_at")
         .first()
     )
-    return (play.role_of(game, participant_id) if game else None) or "speaker"
+    return (game.role_of(participant_id) if game else None) or "speaker"
 
 
 def _finish(participant: Participant, *, bonus: Decimal, note: str) -> None:

@@ -4,6 +4,7 @@ Transitions are compare-and-set updates (``UPDATE ... WHERE status = <expected>`
 racing to move the same row cannot both succeed, and no step can be skipped.
 """
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -36,10 +37,13 @@ def start_interaction(interaction_id: int) -> Interaction:
     return _move_interaction(interaction_id, Interaction.Status.PLAYING, started_at=timezone.now())
 
 
-def end_interaction(interaction_id: int, end_reason: str) -> Interaction:
+def end_interaction(interaction_id: int, end_reason: str, *, at: datetime | None = None) -> Interaction:
+    """End a game (the live engine's way to end one, under its row lock)."""
     if end_reason not in Interaction.EndReason.values:
         raise TransitionError(f"unknown end reason {end_reason!r}")
-    return _move_interaction(interaction_id, Interaction.Status.ENDED, end_reason=end_reason, ended_at=timezone.now())
+    return _move_interaction(
+        interaction_id, Interaction.Status.ENDED, end_reason=end_reason, ended_at=at or timezone.now()
+    )
 
 
 def _move_interaction(interaction_id: int, to_status: str, **fields) -> Interaction:

@@ -6,6 +6,12 @@ the game and bumps its ``version`` or changes nothing and raises ``PlayError``. 
 notified and the model is asked for its action only after the transaction commits. Moves are
 idempotent per turn: a repeated submit, a retried model answer or a late one after a fallback
 finds the turn already decided and changes nothing.
+
+How a game progresses (the next selection, success, the turn limit) is decided by the pure
+``rules.GameState``, replayed from the recorded turns and stepped once per decided turn; this module
+only stores what it decides. Bot turns are asked of the bot port (``games.bots``); status changes
+go through ``games.services.lifecycle``; pay and the players' next step after a game are
+``games.services.settlement``'s.
 """
 from __future__ import annotations
 
@@ -15,14 +21,17 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from games import selectors
+from games.bots import bot_backend
 from games.domain import rules
 from games.domain.study_settings import StudySettings
 from games.models import GameConfig, Interaction, Participant, Turn
 from games.notify import notify_interaction
 from games.services import lifecycle
+from games.services.settlement import settle_game
 
 MAX_UTTERANCE_CHARS = 300
-SPEAKER, LISTENER = "speaker", "listener"
+SPEAKER, LISTENER = Interaction.Role.SPEAKER, Interaction.Role.LISTENER
 BOT_ATTEMPTS = 2  # the first request and one retry, then the recorded fallback
 
 
@@ -44,25 +53,6 @@ class ListenerAction:
     probability: float | None = None
     checkpoint_id: int | None = None
     latency_seconds: float | None = None
-
-
-def study_settings_of(interaction: Interaction) -> StudySettings:
-    return StudySettings.from_dict(interaction.settings)
-
-
-def role_of(interaction: Interaction, participant_id: int | None) -> str | None:
-    if participant_id is None:
-        return None
-    if interaction.speaker_id == participant_id:
-        return SPEAKER
-    if interaction.listener_id == participant_id:
-        return LISTENER
-    return None
-
-
-def committed_selection(interaction: Interaction) -> frozenset[str]:
-    last = interaction.turns.order_by("-index").first()
-    return frozenset(last.selection_after) if last else frozenset()
 
 
 # --- starting -------------------------------------------------------------------------------------
@@ -110,7 +100,7 @@ def _locked(interaction_id: int) -> Interaction:
 
 
 def _require(interaction: Interaction, participant_id: int, role: str, turn: int, phase: str) -> None:
-    if role_of(interaction, participant_id) != role:
+    if interaction.role_of(participant_id) != role:
         raise PlayError("not_your_role", f"only the {role} can do this")
     if interaction.status != Interaction.Status.PLAYING:
         raise PlayError("game_over", "the game has ended")
@@ -140,7 +130,7 @@ def submit_utterance(interaction_id: int, participant_id: int, turn: int, text: 
         raise PlayError("invalid", f"the message is longer than {MAX_UTTERANCE_CHARS} characters")
     if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail the save
         raise PlayError("invalid", "the message contains an invalid character")
-    study = study_settings_of(interaction)
+    study = interaction.study_settings
     now = timezone.now()
     if interaction.phase_deadline and now > interaction.phase_deadline + timedelta(
         seconds=study.timing.idle_grace_seconds
@@ -150,7 +140,7 @@ def submit_utterance(interaction_id: int, participant_id: int, turn: int, text: 
     interaction.phase = Interaction.Phase.LISTENER
     interaction.phase_started_at = now
     interaction.listener_clicked = False
-    interaction.live_selection = sorted(committed_selection(interaction))
+    interaction.live_selection = sorted(interaction.committed_selection)
     if interaction.listener_kind != "human":
         interaction.bot_attempt = 1
         interaction.phase_deadline = now + timedelta(seconds=study.timing.bot_deadline_seconds)
@@ -162,9 +152,7 @@ def submit_utterance(interaction_id: int, participant_id: int, turn: int, text: 
 
 
 def _dispatch_bot_on_commit(interaction_id: int, turn: int, attempt: int) -> None:
-    from training.dispatch import request_bot_action  # training depends on games, not the reverse
-
-    transaction.on_commit(lambda: request_bot_action(interaction_id, turn, attempt))
+    transaction.on_commit(lambda: bot_backend().request_action(interaction_id, turn, attempt))
 
 
 # --- human listener ---------------------------------------------------------------------------------
@@ -189,10 +177,10 @@ def toggle_image(interaction_id: int, participant_id: int, turn: int, image: str
 def submit_selection(interaction_id: int, participant_id: int, turn: int) -> Interaction:
     """The human listener submits the selection they have built. Repeating it is harmless."""
     interaction = _locked(interaction_id)
-    if role_of(interaction, participant_id) == LISTENER and turn < interaction.turn_count:
+    if interaction.role_of(participant_id) == LISTENER and turn < interaction.turn_count:
         return interaction  # already decided: a repeated submit changes nothing
     _require(interaction, participant_id, LISTENER, turn, Interaction.Phase.LISTENER)
-    action = rules.action_between(committed_selection(interaction), frozenset(interaction.live_selection))
+    action = rules.action_between(interaction.committed_selection, frozenset(interaction.live_selection))
     if action.is_empty:
         raise PlayError("invalid", "select or deselect at least one image before submitting")
     now = timezone.now()
@@ -227,7 +215,7 @@ def fallback_action(interaction: Interaction, source: str) -> ListenerAction:
     first = (
         interaction.config.context_images.order_by("listener_position").values_list("tangram__name", flat=True).first()
     )
-    selected = committed_selection(interaction)
+    selected = interaction.committed_selection
     toggle = frozenset({first})
     return ListenerAction(
         select=toggle - selected,
@@ -252,7 +240,7 @@ def enforce_deadline(interaction_id: int, now: datetime | None = None) -> str | 
         return None
     if interaction.status != Interaction.Status.PLAYING or interaction.phase_deadline is None:
         return None
-    study = study_settings_of(interaction)
+    study = interaction.study_settings
     bot_phase = interaction.phase == Interaction.Phase.LISTENER and interaction.listener_kind != "human"
     grace = 0.0 if bot_phase else study.timing.idle_grace_seconds
     if now < interaction.phase_deadline + timedelta(seconds=grace):
@@ -270,7 +258,7 @@ def enforce_deadline(interaction_id: int, now: datetime | None = None) -> str | 
             return "bot_retry"
         _record_listener_turn(interaction, fallback_action(interaction, Turn.ActionSource.TIMEOUT), now)
         return "bot_fallback"
-    action = rules.action_between(committed_selection(interaction), frozenset(interaction.live_selection))
+    action = rules.action_between(interaction.committed_selection, frozenset(interaction.live_selection))
     if interaction.listener_clicked and not action.is_empty:
         _record_listener_turn(
             interaction,
@@ -280,6 +268,17 @@ def enforce_deadline(interaction_id: int, now: datetime | None = None) -> str | 
         return "auto_submit"
     _end(interaction, Interaction.EndReason.LISTENER_IDLE, now)
     return "listener_idle"
+
+
+@transaction.atomic
+def cancel_game(interaction_id: int, now: datetime | None = None) -> bool:
+    """End a game in play by staff decision (e.g. closing its round): reason ``cancelled``, the players
+    paid for their time. False (nothing changed) when the game is not in play."""
+    interaction = _locked(interaction_id)
+    if interaction.status != Interaction.Status.PLAYING:
+        return False
+    _end(interaction, Interaction.EndReason.CANCELLED, now or timezone.now())
+    return True
 
 
 def expire_overdue(now: datetime | None = None) -> int:
@@ -295,16 +294,22 @@ def expire_overdue(now: datetime | None = None) -> int:
 
 
 def _record_listener_turn(interaction: Interaction, action: ListenerAction, now: datetime) -> None:
-    turn = interaction.turn_count
-    before = committed_selection(interaction)
+    """Decide the turn: step the game (``GameState``) with the pending utterance and the action,
+    record the turn, then end the game or open the speaker's next turn as the state says."""
+    state = selectors.game_state_of(interaction)
+    try:
+        result = state.submit(rules.Action(select=action.select, deselect=action.deselect),
+                              interaction.pending_utterance)
+    except rules.RuleError as exc:
+        raise lifecycle.TurnError(str(exc)) from None
     utterance_at = interaction.phase_started_at or now
     lifecycle.append_turn(
         interaction.pk,
-        index=turn,
+        index=result.turn - 1,
         utterance=interaction.pending_utterance,
-        selection_before=before,
-        selected=action.select,
-        deselected=action.deselect,
+        selection_before=result.selection_before,
+        selected=result.action.select,
+        deselected=result.action.deselect,
         action_source=action.source,
         raw_output=action.raw_output,
         action_probability=action.probability,
@@ -313,37 +318,29 @@ def _record_listener_turn(interaction: Interaction, action: ListenerAction, now:
         listener_seconds=_seconds(utterance_at, now),
         model_latency_seconds=action.latency_seconds,
     )
-    after = rules.apply_action(before, rules.Action(select=action.select, deselect=action.deselect))
-    interaction.turn_count = turn + 1  # append_turn incremented the stored counter the same way
-    targets = frozenset(
-        interaction.config.context_images.filter(is_target=True).values_list("tangram__name", flat=True)
-    )
-    study = study_settings_of(interaction)
+    interaction.turn_count = state.turn  # append_turn incremented the stored counter the same way
     interaction.pending_utterance = ""
-    interaction.live_selection = sorted(after)
+    interaction.live_selection = sorted(result.selection_after)
     interaction.listener_clicked = False
     interaction.bot_attempt = 0
-    if rules.is_success(after, targets):
-        _end(interaction, Interaction.EndReason.SUCCESS, now)
-    elif interaction.turn_count >= rules.MAX_TURNS:
-        _end(interaction, Interaction.EndReason.TURN_LIMIT, now)
+    if result.ended:
+        _end(interaction, Interaction.EndReason(result.outcome), now)
     else:
         interaction.phase = Interaction.Phase.SPEAKER
         interaction.turn_started_at = now
         interaction.phase_started_at = now
-        interaction.phase_deadline = now + timedelta(seconds=study.timing.speaker_seconds)
+        interaction.phase_deadline = now + timedelta(seconds=interaction.study_settings.timing.speaker_seconds)
         _save(interaction, now)
 
 
 def _end(interaction: Interaction, reason: str, now: datetime) -> None:
+    lifecycle.end_interaction(interaction.pk, reason, at=now)  # the checked status change
     interaction.status = Interaction.Status.ENDED
     interaction.phase = Interaction.Phase.ENDED
     interaction.end_reason = reason
     interaction.ended_at = now
     interaction.phase_deadline = None
     _save(interaction, now)
-    from games.services.journey import settle_game  # journey builds on play, not the reverse
-
     settle_game(interaction)
 
 

@@ -6,9 +6,12 @@ import random
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from games.bots import bot_backend
 from games.domain.study_settings import SettingsError, StudySettings
-from games.models import NAME_VALIDATOR, Deployment, GameConfig, Round, RoundConfig, System
-from games.services import lifecycle
+from games.models import (
+    NAME_VALIDATOR, OBJECTIVES_NEEDING_FEEDBACK, Deployment, GameConfig, Interaction, Round, RoundConfig, System,
+)
+from games.services import lifecycle, play
 
 
 class RoundError(ValueError):
@@ -32,8 +35,8 @@ def create_system(
         choices = System._meta.get_field(field).choices
         if value not in {c[0] for c in choices}:
             raise RoundError(f"{field} must be one of {', '.join(c[0] for c in choices)}; got {value!r}")
-    if objective != "none" and decoder == "none":
-        raise RoundError("a system that learns (objective) needs a feedback decoder")
+    if objective in OBJECTIVES_NEEDING_FEEDBACK and decoder == "none":
+        raise RoundError(f"a system that learns from feedback (objective {objective}) needs a feedback decoder")
     _check_hyperparameters(name, hyperparameters)
     system, created = System.objects.get_or_create(
         name=name, defaults={**fields, "description": description, "hyperparameters": hyperparameters or {}}
@@ -102,23 +105,42 @@ def launch_round(
     return lifecycle.transition_round(round_.pk, Round.Status.OPEN)
 
 
-def _check_hyperparameters(name: str, hyperparameters) -> None:
-    """A system's settings that live games read (e.g. ``{"decoding": {"temperature": 1.0, "mode":
-    "restricted"|"constrained"}}``) must be valid before any game uses them."""
-    from training.policies.base import decoding_from_hyperparameters
+def close_round(number: int, *, force: bool = False) -> Round:
+    """Close round ``number``: no new games start in it. Refused (RoundError, nothing changed) while
+    games are in play unless ``force``, which ends each of them cleanly (reason ``cancelled``; the
+    players are paid for their time). Closing a round that is already past ``open`` changes nothing."""
+    round_ = Round.objects.filter(number=number).first()
+    if round_ is None:
+        raise RoundError(f"round {number} does not exist")
+    if round_.status in (Round.Status.CLOSED, Round.Status.DECODED, Round.Status.TRAINED):
+        return round_
+    if round_.status != Round.Status.OPEN:
+        raise RoundError(f"round {number} is {round_.status}: only an open round can be closed")
+    live = list(
+        Interaction.objects.filter(deployment__round=round_, status=Interaction.Status.PLAYING)
+        .order_by("pk").values_list("pk", flat=True)
+    )
+    if live and not force:
+        raise RoundError(
+            f"round {number} has {len(live)} game(s) in play; wait for them to end, or pass --force to end them"
+        )
+    for interaction_id in live:
+        play.cancel_game(interaction_id)
+    return lifecycle.transition_round(round_.pk, Round.Status.CLOSED)
 
-    try:
-        decoding_from_hyperparameters(hyperparameters)
-    except ValueError as exc:
-        raise RoundError(f"system {name}: {exc}") from None
+
+def _check_hyperparameters(name: str, hyperparameters) -> None:
+    """A system's settings that bot turns read (e.g. ``{"decoding": {"temperature": 1.0, "mode":
+    "restricted"|"constrained"}}``) must be valid before any game uses them: the bot backend says."""
+    problems = bot_backend().system_problems(hyperparameters)
+    if problems:
+        raise RoundError(f"system {name}: {problems[0]}")
 
 
 def _check_model_checkpoints(checkpoint_ids: list[int]) -> None:
     """Refuse to open a round whose model files are missing: a clear error now, not mid-game."""
-    from training.models import PolicyCheckpoint
-    from training.services.checkpoints import checkpoint_problems
-
-    for checkpoint in PolicyCheckpoint.objects.filter(pk__in=checkpoint_ids):
-        problems = checkpoint_problems(checkpoint)
+    backend = bot_backend()
+    for checkpoint_id in sorted(set(checkpoint_ids)):
+        problems = backend.checkpoint_problems(checkpoint_id)
         if problems:
-            raise RoundError(f"checkpoint {checkpoint.name}: {problems[0]}")
+            raise RoundError(problems[0])

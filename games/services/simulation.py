@@ -6,6 +6,10 @@ within the call, ``thread`` / ``celery`` are waited for), or a simulated human l
 with ``play.toggle_image`` and ``play.submit_selection``. Each message is stored with the
 speaker's ground truth (``SpeakerIntent``) in the same transaction.
 
+Like every driver, it steps one ``Episode`` (the speaker and the pure ``GameState``): after the engine
+has recorded a turn, the episode plays the recorded action, and the engine's turn count and outcome
+must agree with it (``SimulationError`` otherwise).
+
 Games are played one per worker thread (``concurrency``); each game is deterministic under its
 seed when its listener is (the oracle, the simulated human), whatever the concurrency, except that
 round games take configs from the deployments' queues in the order games start.
@@ -27,9 +31,11 @@ from games.domain.tangrams import TangramFigure
 from games.models import Deployment, GameConfig, Interaction, Participant, Round, SpeakerIntent
 from games.services import journey, play
 from games.services.bulk import Progress, no_progress
-from games.simulation.game import derive_seed
-from games.simulation.listener import ListenerTurn, SimulatedHumanListener
-from games.simulation.speaker import SimulatedSpeaker, SpeakerContext, SpeakerStyle
+from games.simulation.agents.annotations import descriptions_for
+from games.simulation.agents.speaker import SpeakerContext, SpeakerStyle
+from games.simulation.drivers.in_memory import human_listener_for
+from games.simulation.episode import Episode
+from games.domain.seeds import derive_seed
 
 LISTENER_KINDS = ("human", "random", "oracle", "model")
 POLL_SECONDS = 0.02
@@ -111,20 +117,15 @@ def play_simulated_game(
     listener_person = simulated_participant(f"{label}:listener") if listener_kind == "human" else None
     interaction = _start(config, speaker_person, listener_person, listener_kind, deployment, checkpoint_id,
                          purpose, options)
-    descriptions = options.descriptions
-    context_descriptions = ({i: tuple(descriptions[i]) for i in spec.images if i in descriptions}
-                            if descriptions else None)
-    speaker = SimulatedSpeaker(
-        SpeakerContext(spec.speaker_order, spec.targets, figures, context_descriptions or None),
-        options.style, seed=derive_seed(seed, "speaker"),
-    )
+    descriptions = descriptions_for(options.descriptions, spec.images)
+    episode = Episode.start(SpeakerContext.of(spec, figures, descriptions), options.style,
+                            seed=derive_seed(seed, "speaker"))
     listener = None
     if listener_kind == "human":
-        listener = SimulatedHumanListener(spec.listener_order, figures, accuracy=options.listener_accuracy,
-                                          seed=derive_seed(seed, "listener"), descriptions=context_descriptions)
-    history: list[ListenerTurn] = []
-    move = speaker.first_move()
-    for turn in range(rules.MAX_TURNS):
+        listener = human_listener_for(spec.images, figures, seed, listener_order=spec.listener_order,
+                                      accuracy=options.listener_accuracy, descriptions=descriptions)
+    while not episode.over:
+        turn, move = episode.state.turn, episode.intent
         with transaction.atomic():
             play.submit_utterance(interaction.pk, speaker_person.pk, turn, move.text)
             SpeakerIntent.objects.create(
@@ -133,20 +134,18 @@ def play_simulated_game(
                 details=move.details,
             )
         if listener is not None:
-            before = frozenset(Interaction.objects.get(pk=interaction.pk).live_selection)
-            action = listener.act(move.text, before, tuple(history))
+            shown = frozenset(Interaction.objects.get(pk=interaction.pk).live_selection)
+            if shown != episode.selection:
+                raise SimulationError(f"game {interaction.pk} turn {turn}: the engine shows {sorted(shown)}, "
+                                      f"the episode has {sorted(episode.selection)}")
+            action = listener.act(move.text, shown, episode.history)
             for image in sorted(action.toggled):
                 play.toggle_image(interaction.pk, listener_person.pk, turn, image)
             play.submit_selection(interaction.pk, listener_person.pk, turn)
         else:
             _wait_for_turn(interaction.pk, turn, options.bot_wait_seconds)
-        recorded = selectors.committed_turns(interaction.pk)[-1]
-        before, after = frozenset(recorded["selection_before"]), frozenset(recorded["selection_after"])
-        history.append(ListenerTurn(move.text, rules.action_between(before, after)))
-        current = Interaction.objects.get(pk=interaction.pk)
-        if current.status == Interaction.Status.ENDED:
-            break
-        move = speaker.react(before, after)
+        if not _step_with_recorded_turn(episode, interaction.pk):
+            break  # ended without playing the turn (a player idle past the deadline)
     current = Interaction.objects.get(pk=interaction.pk)
     return SimulatedGame(
         interaction_id=current.pk, listener_kind=listener_kind,
@@ -155,12 +154,40 @@ def play_simulated_game(
     )
 
 
+def _step_with_recorded_turn(episode: Episode, interaction_id: int) -> bool:
+    """Step ``episode`` with the turn the engine recorded (False when it recorded none because the game
+    ended otherwise) and check that the engine's game and the episode agree."""
+    recorded = selectors.committed_turns(interaction_id)
+    if len(recorded) > episode.state.turn:
+        row = recorded[episode.state.turn]
+        before, after = frozenset(row["selection_before"]), frozenset(row["selection_after"])
+        if (len(recorded) != episode.state.turn + 1 or row["utterance"] != episode.utterance.strip()
+                or before != episode.selection):
+            raise SimulationError(f"game {interaction_id}: the engine's turn {row['index'] + 1} is not the episode's")
+        episode.submit(rules.action_between(before, after))
+        played = True
+    else:
+        played = False
+    status, reason, turns = selectors.game_outcomes([interaction_id])[interaction_id]
+    ended = status == Interaction.Status.ENDED
+    if not played and not ended:
+        raise SimulationError(f"game {interaction_id}: no turn {episode.state.turn + 1} was recorded")
+    if reason in rules.OUTCOMES or not ended:
+        agree = turns == episode.state.turn and ended == episode.over and (reason or None) == episode.outcome
+    else:  # ended for another reason (a player idle): no rule of the game decided it
+        agree = turns == episode.state.turn
+    if not agree:
+        raise SimulationError(f"game {interaction_id}: the engine ({status}, {reason or 'no outcome'}, {turns} turns) "
+                              f"and the episode ({episode.outcome}, {episode.state.turn} turns) disagree")
+    return played and not (ended and episode.outcome is None)
+
+
 def _start(config, speaker, listener, listener_kind, deployment, checkpoint_id, purpose, options) -> Interaction:
     checkpoint = None
     if checkpoint_id is not None:
-        from training.models import PolicyCheckpoint
-
-        checkpoint = PolicyCheckpoint.objects.filter(pk=checkpoint_id).first()
+        # The checkpoint model belongs to another app; games reaches it only through its own foreign key.
+        checkpoints = Interaction._meta.get_field("checkpoint").related_model
+        checkpoint = checkpoints.objects.filter(pk=checkpoint_id).first()
         if checkpoint is None:
             raise SimulationError(f"checkpoint {checkpoint_id} does not exist")
     return play.start_game(

@@ -85,7 +85,9 @@ def tiny_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_base(tiny_path):
-    from training.policies.hf import load_base
+def tiny_model(tiny_path):
+    """The tiny model as the prompted decoder gets it: through the port, from its own loaded base."""
+    from training.feedback_model import IdeficsFeedbackModel
+    from training.policies.hf_base import load_base
 
-    return load_base(tiny_path, device="cpu")
+    return IdeficsFeedbackModel(load_base(tiny_path, device="cpu"))

@@ -29,8 +29,8 @@ def windows(n=5, long=False):
     ]
 
 
-def test_decodes_a_batch_keeping_the_raw_output(tiny_base):
-    decoder = PromptedDecoder(tiny_base, binary=True, batch_size=2)
+def test_decodes_a_batch_keeping_the_raw_output(tiny_model):
+    decoder = PromptedDecoder(tiny_model, binary=True, batch_size=2)
     assert (decoder.name, decoder.prompt_version, decoder.binary) == ("binary", "v1", True)
     labels = decoder.decode(windows(5))
     assert len(labels) == 5
@@ -41,13 +41,13 @@ def test_decodes_a_batch_keeping_the_raw_output(tiny_base):
         assert label.details["input_tokens"] <= decoder.max_input_tokens
         if label.label == "unparsed":
             assert label.details["reason"]
-    one_by_one = PromptedDecoder(tiny_base, binary=True, batch_size=1).decode(windows(5))
+    one_by_one = PromptedDecoder(tiny_model, binary=True, batch_size=1).decode(windows(5))
     assert [x.raw_output for x in one_by_one] == [x.raw_output for x in labels]
-    assert PromptedDecoder(tiny_base, binary=False).decode([]) == []
+    assert PromptedDecoder(tiny_model, binary=False).decode([]) == []
 
 
-def test_the_prompt_is_text_only_and_holds_the_window_and_the_instruction(tiny_base):
-    decoder = PromptedDecoder(tiny_base, binary=False)
+def test_the_prompt_is_text_only_and_holds_the_window_and_the_instruction(tiny_model):
+    decoder = PromptedDecoder(tiny_model, binary=False)
     text, truncated = decoder.prompt(windows(1)[0])
     assert not truncated and "<image>" not in text
     assert TERNARY.head in text and TERNARY.tail in text
@@ -55,9 +55,9 @@ def test_the_prompt_is_text_only_and_holds_the_window_and_the_instruction(tiny_b
     assert text.endswith("Assistant:")
 
 
-def test_long_windows_are_cut_from_the_left_never_the_instruction(tiny_base):
-    instruction = PromptedDecoder(tiny_base, binary=True)._count(PromptedDecoder(tiny_base, binary=True)._render(""))
-    decoder = PromptedDecoder(tiny_base, binary=True, max_input_tokens=instruction + 40)
+def test_long_windows_are_cut_from_the_left_never_the_instruction(tiny_model):
+    instruction = PromptedDecoder(tiny_model, binary=True)._count(PromptedDecoder(tiny_model, binary=True)._render(""))
+    decoder = PromptedDecoder(tiny_model, binary=True, max_input_tokens=instruction + 40)
     text, truncated = decoder.prompt(windows(1, long=True)[0])
     assert truncated
     assert BINARY.head + ELLIPSIS in text and BINARY.tail in text
@@ -67,10 +67,10 @@ def test_long_windows_are_cut_from_the_left_never_the_instruction(tiny_base):
     assert all(label.details["truncated"] for label in labels)
 
 
-def test_the_budget_is_capped_by_the_model_and_must_fit_the_instruction(tiny_base):
-    assert PromptedDecoder(tiny_base, binary=True, max_input_tokens=10**6).max_input_tokens == 2048 - 5
+def test_the_budget_is_capped_by_the_model_and_must_fit_the_instruction(tiny_model):
+    assert PromptedDecoder(tiny_model, binary=True, max_input_tokens=10**6).max_input_tokens == 2048 - 5
     with pytest.raises(DecoderUnavailable, match="instruction does not fit"):
-        PromptedDecoder(tiny_base, binary=True, max_input_tokens=50)
+        PromptedDecoder(tiny_model, binary=True, max_input_tokens=50)
 
 
 def test_decoding_uses_the_base_model_with_no_adapter_active(tiny_path, tmp_path):
@@ -79,10 +79,11 @@ def test_decoding_uses_the_base_model_with_no_adapter_active(tiny_path, tmp_path
     from peft import get_peft_model
     from transformers import AutoModelForImageTextToText
 
-    from training.policies.hf import load_base, lora_config
+    from training.feedback_model import IdeficsFeedbackModel
+    from training.policies.hf_base import load_base, lora_config
 
     base = load_base(tiny_path, device="cpu")
-    decoder = PromptedDecoder(base, binary=False, max_new_tokens=8)
+    decoder = PromptedDecoder(IdeficsFeedbackModel(base), binary=False, max_new_tokens=8)
     before = [x.raw_output for x in decoder.decode(windows(3))]
     torch.manual_seed(3)
     model = AutoModelForImageTextToText.from_pretrained(tiny_path, local_files_only=True)

@@ -136,3 +136,29 @@ def snapshot(interaction_id: int) -> tuple[dict, int]:
 
 def fresh(interaction: Interaction) -> Interaction:
     return Interaction.objects.get(pk=interaction.pk)
+
+
+class RecordingBotBackend:
+    """A bot backend (``games.bots.BotBackend``) that answers nothing: it records the requests, like
+    an inference worker that is slow or gone. Point ``settings.BOT_BACKEND`` at it (``held_bots``)."""
+
+    requests: list[tuple[int, int, int]] = []
+    problems: list[str] = []
+
+    def request_action(self, interaction_id: int, turn: int, attempt: int) -> None:
+        self.requests.append((interaction_id, turn, attempt))
+
+    def system_problems(self, hyperparameters) -> list[str]:
+        return list(self.problems)
+
+    def checkpoint_problems(self, checkpoint_id: int) -> list[str]:
+        return list(self.problems)
+
+
+@pytest.fixture
+def held_bots(settings):
+    """Bot requests are held (recorded, never answered); returns the list they are recorded in."""
+    RecordingBotBackend.requests = []
+    RecordingBotBackend.problems = []
+    settings.BOT_BACKEND = f"{__name__}.RecordingBotBackend"
+    return RecordingBotBackend.requests

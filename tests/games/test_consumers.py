@@ -21,7 +21,6 @@ from tests.games.play_support import (
     start,
     targets_of,
 )
-from training import dispatch
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -433,9 +432,8 @@ async def test_an_idle_listener_is_ended_and_a_clicking_one_auto_submitted(tabs)
     assert (await reload(game)).end_reason == "listener_idle"
 
 
-async def test_a_silent_bot_gets_a_retry_then_the_fallback_through_the_socket_timer(tabs, monkeypatch):
-    asked = []
-    monkeypatch.setattr(dispatch, "request_bot_action", lambda *args: asked.append(args))
+async def test_a_silent_bot_gets_a_retry_then_the_fallback_through_the_socket_timer(tabs, held_bots):
+    asked = held_bots
     game = await new_game("oracle", settings=QUICK)
     known = await facts(game)
     speaker, _ = await tabs(game.pk, game.speaker_id)

@@ -1,5 +1,4 @@
 """The live game engine (games.services.play) and the bot turn service, without websockets."""
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,10 +16,6 @@ from tests.games.play_support import (
     start,
     targets_of,
 )
-from training import dispatch
-from training.policies.base import ActResult
-from training.services import inference
-from training.services.inference import run_bot_turn
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +26,9 @@ def _inline_bots(settings, game_library, notifications):
 
 
 @pytest.fixture
-def bot_requests(monkeypatch):
+def bot_requests(held_bots):
     """Hold bot requests instead of answering them (a worker that is slow or gone)."""
-    held: list[tuple[int, int, int]] = []
-    monkeypatch.setattr(dispatch, "request_bot_action", lambda *args: held.append(args))
-    return held
+    return held_bots
 
 
 def speak(game, turn, text="the tall one with a hat"):
@@ -211,9 +204,8 @@ def test_bot_is_asked_again_after_its_first_deadline_then_the_fallback_is_record
     assert (turn.speaker_seconds, turn.listener_seconds) == (2.0, 40.0)
     assert (game.phase, game.turn_count, game.bot_attempt) == ("speaker", 1, 0)
 
-    # A late answer for the decided turn is ignored, whether from the worker or applied directly.
+    # A late answer for the decided turn is ignored.
     before = snapshot(game.pk)
-    assert run_bot_turn(game.pk, 0, 1) is False
     late = ListenerAction(select=frozenset(targets_of(game)), deselect=frozenset(), source="baseline", probability=1.0)
     assert play.apply_listener_action(game.pk, 0, late) is False
     assert snapshot(game.pk) == before
@@ -239,76 +231,6 @@ def test_a_bot_answer_for_another_turn_or_a_human_game_is_refused(bot_requests):
     assert snapshot(human.pk) == before
     assert play.apply_listener_action(game.pk, 0, action) is True
     assert fresh(game).end_reason == "success"
-
-
-def test_a_policy_that_raises_becomes_the_error_fallback(monkeypatch, django_capture_on_commit_callbacks):
-    class Broken:
-        name = "broken"
-
-        def act(self, requests):
-            raise RuntimeError("out of GPU memory")
-
-    monkeypatch.setattr(inference, "get_policy", lambda kind, checkpoint: Broken())
-    game = start("random")
-    with django_capture_on_commit_callbacks(execute=True):
-        speak(game, 0)
-    game = fresh(game)
-    [turn] = game.turns.all()
-    first = listener_first_image(game)
-    assert (turn.action_source, turn.action_probability) == ("error", -2.0)
-    assert (turn.selected, turn.deselected) == ([first], [])
-    assert turn.model_latency_seconds is not None
-    assert (game.status, game.phase, game.turn_count) == ("playing", "speaker", 1)
-
-
-def test_a_policy_answer_inconsistent_with_the_selection_becomes_the_error_fallback(
-    monkeypatch, django_capture_on_commit_callbacks
-):
-    class Confused:
-        name = "confused"
-
-        def act(self, requests):  # deselects an image that is not selected
-            return [ActResult(select=frozenset(), deselect=frozenset(r.listener_order[:1]), raw_output="deselect A",
-                              probability=0.5, source="model") for r in requests]
-
-    monkeypatch.setattr(inference, "get_policy", lambda kind, checkpoint: Confused())
-    game = start("random")
-    with django_capture_on_commit_callbacks(execute=True):
-        speak(game, 0)
-    turn = fresh(game).turns.get()
-    assert (turn.action_source, turn.action_probability, turn.selected) == ("error", -2.0, [listener_first_image(game)])
-
-
-def test_the_random_bot_records_its_probability(django_capture_on_commit_callbacks):
-    game = start("random")
-    with django_capture_on_commit_callbacks(execute=True):
-        speak(game, 0)
-    turn = fresh(game).turns.get()
-    toggled = len(turn.selected) + len(turn.deselected)
-    assert turn.action_source == "baseline" and toggled in (1, 2)
-    assert turn.action_probability == pytest.approx(1 / 20 if toggled == 1 else 1 / 90)
-    assert turn.selection_before == [] and turn.selection_after == sorted(turn.selected)
-
-
-def test_the_bot_answer_is_not_shown_before_the_minimum_display_delay(django_capture_on_commit_callbacks):
-    game = start("oracle", settings={"timing": {"bot_min_delay_seconds": 0.3}})
-    started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True):
-        speak(game, 0)
-    elapsed = time.monotonic() - started
-    turn = fresh(game).turns.get()
-    assert elapsed >= 0.3 and turn.listener_seconds >= 0.3
-    assert turn.model_latency_seconds < 0.3  # the policy itself was quick: the wait was the delay
-    # Without the delay the same game is answered well inside it.
-    quick = start("oracle")
-    started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True):
-        speak(quick, 0)
-    assert time.monotonic() - started < 0.3 and fresh(quick).end_reason == "success"
-
-
-def test_run_bot_turn_for_a_missing_game_does_nothing():
-    assert run_bot_turn(999_999, 0, 1) is False
 
 
 # --- refused moves change nothing ------------------------------------------------------------------------

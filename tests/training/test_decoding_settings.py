@@ -102,7 +102,7 @@ def test_launch_round_refuses_a_system_with_bad_stored_settings(game_library):
 
 @pytest.mark.django_db
 def test_the_bots_request_carries_its_systems_settings(game_library):
-    from games.selectors import bot_request
+    from training.selectors import bot_request
     from tests.factories import DeploymentFactory
     from tests.games.play_support import start
 
@@ -137,7 +137,8 @@ def policy_factory(tmp_path_factory):
 
     from games.domain.tangram_render import render_png
     from games.domain.tangrams import generate_figures
-    from training.policies.hf import HFPolicy, load_base
+    from training.policies.hf import HFPolicy
+    from training.policies.hf_base import load_base
     from training.policies.tiny import build_tiny
 
     torch.set_num_threads(1)

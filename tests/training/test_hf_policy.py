@@ -9,14 +9,16 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 
+from games.domain.action_grammar import grammar_complete, grammar_prefix_ok
 from games.domain.rules import LETTERS, parse_action
 from games.domain.tangram_render import render_png
 from games.domain.tangrams import generate_figures
-from training.policies import hf, registry
+from training.policies import hf_base, registry
 from training.policies.base import ActRequest, PastTurn, ScoreExample
-from training.policies.hf import (
-    DecodingConfig, HFPolicy, ImageError, PolicyLoadError, grammar_complete, grammar_prefix_ok, load_base, lora_config,
-)
+from training.policies.common import ImageError
+from training.policies.hf import DecodingConfig, HFPolicy
+from training.policies.hf_base import PolicyLoadError, load_base, lora_config
+from training.policies.loading import SharedBases
 
 torch.set_num_threads(1)  # CI machines share their cores
 pytestmark = pytest.mark.slow
@@ -332,7 +334,7 @@ def test_the_grammar():
 @pytest.fixture
 def fresh_registry(monkeypatch):
     monkeypatch.setattr(registry, "_cache", {})
-    monkeypatch.setattr(hf, "_bases", {})
+    monkeypatch.setattr(hf_base, "_bases", SharedBases(hf_base.load_base))
 
 
 @pytest.mark.django_db

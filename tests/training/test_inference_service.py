@@ -361,7 +361,7 @@ def test_thread_and_celery_dispatch_go_through_the_batcher(settings, monkeypatch
 
 
 def test_the_health_task_reports_lanes_and_queue(service):
-    from games.management.commands.check_workers import inference_summary
+    from training.management.commands.check_workers import inference_summary
     from training.tasks import act_health
 
     policy = FakePolicy("ckpt-7")
@@ -420,7 +420,7 @@ def pngs():
 def tiny_base(request, tmp_path_factory):
     import torch
 
-    from training.policies.hf import load_base
+    from training.policies.hf_base import load_base
     from training.policies.tiny import build_tiny
 
     torch.set_num_threads(1)
@@ -507,7 +507,7 @@ def test_the_cache_is_bounded_and_keeps_the_images_in_use(tiny_base, pngs):
     policy = HFPolicy(tiny_base, CountingSource(pngs), pixel_cache_bytes=entry_bytes * 11)
     for r in varied(4, seed=3):
         assert len(policy.pixels(r.listener_order)) == 10
-        assert 10 <= len(policy._pixels) <= 11 and policy._pixel_bytes <= entry_bytes * 11
+        assert 10 <= len(policy._pixels) <= 11 and policy._pixels.size <= entry_bytes * 11
         assert set(r.listener_order) <= set(policy._pixels)
 
 

@@ -7,7 +7,8 @@ from training.learning.examples import (
     REMOVE_CURRENT_PHRASES, REMOVE_LAST_PHRASES, PlayedTurn, is_good_turn, remove_current_augmentation,
     remove_last_augmentation, seed_dataset,
 )
-from training.learning.simulated import play_policy_games, random_contexts, simulated_turns
+from games.domain.game_configs import generate_contexts
+from training.learning.simulated import play_policy_games, simulated_turns
 from training.policies.base import ActRequest, ActResult
 
 ORDER = tuple("abcdefghij")
@@ -83,13 +84,13 @@ def test_simulated_turns_replay_whole_games_with_their_history(figures):
     assert any(is_good_turn(t) for t in turns) and not all(is_good_turn(t) for t in turns)
 
 
-def test_random_contexts_follow_the_target_mix():
-    contexts = random_contexts([f"f{i}" for i in range(30)], 300, seed=0)
-    sizes = [len(c.targets) for c in contexts]
-    assert set(sizes) == {3, 4, 5} and 0.25 < sizes.count(4) / 300 < 0.5
-    assert all(set(c.listener_order) == set(c.images) and len(set(c.images)) == 10 for c in contexts)
+def test_simulated_games_are_played_on_the_generated_contexts(figures):
+    contexts = generate_contexts(sorted(figures), 5, seed=3)
+    turns = simulated_turns(figures, 5, seed=3)
+    firsts = [t for t in turns if t.request.turn == 0]
+    assert [(t.request.listener_order, t.targets) for t in firsts] == [(c.listener_order, c.targets) for c in contexts]
     with pytest.raises(ValueError):
-        random_contexts(["a"] * 3, 1, seed=0)
+        simulated_turns({"a": next(iter(figures.values()))}, 1, seed=0)
 
 
 class Peeking:
@@ -121,7 +122,7 @@ class Stubborn:
 
 
 def test_policy_games_run_in_lockstep_batches(figures):
-    contexts = random_contexts(sorted(figures), 12, seed=4)
+    contexts = generate_contexts(sorted(figures), 12, seed=4)
     peeking = Peeking(contexts)
     games = play_policy_games(peeking, figures, contexts, seed=0)
     assert all(g.success and g.turns == 1 for g in games) and peeking.batches == [12]

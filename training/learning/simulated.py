@@ -1,5 +1,9 @@
 """Simulated games in memory for training and measuring listener policies (pure; no Django).
 
+Contexts are ``games.domain.game_configs.ContextSpec`` (random ones from ``generate_contexts``, or a
+split's configs from ``training.selectors.split_contexts``); games are ``games.simulation`` episodes, so
+they progress by the one ``GameState``, and every policy request is ``ActRequest.for_state`` of it.
+
 * ``simulated_turns``: human–human-style games (simulated speaker + simulated human listener) over
   random contexts drawn from a pool of figures, as ``PlayedTurn`` rows: pre-training data for a base
   listener, in the seed data's style.
@@ -13,48 +17,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from games.domain import rules
+from games.domain.game_configs import ContextSpec, generate_contexts
 from games.domain.tangrams import TangramFigure
-from games.simulation.game import derive_seed, simulate_game_in_memory
-from games.simulation.speaker import SimulatedSpeaker, SpeakerContext, SpeakerStyle
+from games.simulation import Episode, SpeakerContext, SpeakerMove, SpeakerStyle, derive_seed, simulate_episode
 from training.learning.examples import PlayedTurn
-from training.policies.base import ActRequest, PastTurn
-
-TARGET_WEIGHTS = {3: 0.31, 4: 0.38, 5: 0.31}  # as generated configs (original-system.md §1.1)
+from training.policies.base import ActRequest
 
 
-@dataclass(frozen=True)
-class Context:
-    images: tuple[str, ...]  # speaker order
-    listener_order: tuple[str, ...]
-    targets: frozenset[str]
-
-
-def random_contexts(names: Sequence[str], count: int, seed: int) -> list[Context]:
-    """``count`` contexts of 10 distinct images with 3/4/5 targets (31/38/31%), both orders shuffled."""
-    if len(names) < 10:
-        raise ValueError(f"a context needs 10 images; the pool has {len(names)}")
-    rng = random.Random(seed)
-    sizes, weights = zip(*TARGET_WEIGHTS.items())
+def episode_turns(episode: Episode, listener_order: Sequence[str], game: str) -> list[PlayedTurn]:
+    """An episode's turns as a listener policy is asked them: each request is ``ActRequest.for_state`` of
+    the game state before that turn (the episode's turns replayed on a fresh ``GameState``)."""
+    state = rules.GameState(targets=episode.state.targets, context=episode.state.context)
     out = []
-    for _ in range(count):
-        images = rng.sample(list(names), 10)
-        targets = frozenset(rng.sample(images, rng.choices(sizes, weights)[0]))
-        order = list(images)
-        rng.shuffle(order)
-        out.append(Context(tuple(images), tuple(order), targets))
-    return out
-
-
-def _requests_of(game: str, order: tuple[str, ...], targets: frozenset[str], turns) -> list[PlayedTurn]:
-    history: list[PastTurn] = []
-    out = []
-    for turn in turns:
-        request = ActRequest(
-            interaction_id=0, turn=turn.index, listener_order=order, history=tuple(history),
-            utterance=turn.utterance, selection=turn.selection_before,
-        )
-        out.append(PlayedTurn(request=request, action=turn.action, targets=targets, game=game))
-        history.append(PastTurn(turn.selection_before, turn.utterance, turn.action.select, turn.action.deselect))
+    for turn in episode.turns:
+        request = ActRequest.for_state(state, listener_order=listener_order, utterance=turn.utterance)
+        out.append(PlayedTurn(request=request, action=turn.action, targets=state.targets, game=game))
+        state.submit(turn.action, turn.utterance)
     return out
 
 
@@ -67,17 +45,17 @@ def simulated_turns(
     listener_accuracy: tuple[float, float] = (0.5, 0.95),
     descriptions: Mapping[str, Sequence[str]] | None = None,
 ) -> list[PlayedTurn]:
-    """Turns of ``games`` human–human-style games; each game's listener accuracy is drawn uniformly
-    from ``listener_accuracy`` so that the data holds good play and plenty of corrections."""
+    """Turns of ``games`` human–human-style games on contexts of ``figures`` (``generate_contexts``);
+    each game's listener accuracy is drawn uniformly from ``listener_accuracy`` so that the data holds
+    good play and plenty of corrections."""
     rng = random.Random(seed)
     out: list[PlayedTurn] = []
-    for k, context in enumerate(random_contexts(sorted(figures), games, seed)):
-        speaker_context = SpeakerContext(context.images, context.targets, figures, descriptions)
-        turns = simulate_game_in_memory(
-            speaker_context, style, None, derive_seed(seed, "game", k), listener_order=context.listener_order,
-            listener_accuracy=rng.uniform(*listener_accuracy),
+    for k, context in enumerate(generate_contexts(sorted(figures), games, seed=seed)):
+        episode = simulate_episode(
+            SpeakerContext.of(context, figures, descriptions), style, None, derive_seed(seed, "game", k),
+            listener_order=context.listener_order, listener_accuracy=rng.uniform(*listener_accuracy),
         )
-        out += _requests_of(f"sim-{seed}-{k}", context.listener_order, context.targets, turns)
+        out += episode_turns(episode, context.listener_order, f"sim-{seed}-{k}")
     return out
 
 
@@ -86,13 +64,13 @@ class PolicyGame:
     success: bool
     turns: int
     turn_log: tuple[PlayedTurn, ...]
-    intents: tuple = ()  # the speaker's SpeakerMove behind each turn's utterance (its ground truth)
+    intents: tuple[SpeakerMove, ...] = ()  # the speaker's move behind each turn's utterance (its ground truth)
 
 
 def play_policy_games(
     policy,
     figures: Mapping[str, TangramFigure],
-    contexts: Sequence[Context],
+    contexts: Sequence[ContextSpec],
     seed: int,
     *,
     style: SpeakerStyle | None = None,
@@ -100,47 +78,31 @@ def play_policy_games(
     on_step: Callable[[int], None] | None = None,
 ) -> list[PolicyGame]:
     """Each context is one game: a simulated speaker talks, the policy listens; all games advance
-    together, one batched ``policy.act`` per step."""
-    speakers, states, logs, histories, utterances, intents = [], [], [], [], [], []
-    for k, context in enumerate(contexts):
-        speaker = SimulatedSpeaker(
-            SpeakerContext(context.images, context.targets, figures, descriptions), style, seed=derive_seed(seed, k),
-        )
-        speakers.append(speaker)
-        states.append(rules.GameState(targets=context.targets, context=frozenset(context.images)))
-        logs.append([])
-        histories.append([])
-        intents.append([speaker.first_move()])
-        utterances.append(intents[-1][0].text)
+    together, one batched ``policy.act`` per step (request ``interaction_id`` = the game's index)."""
+    episodes = [
+        Episode.start(SpeakerContext.of(context, figures, descriptions), style, seed=derive_seed(seed, k))
+        for k, context in enumerate(contexts)
+    ]
+    logs: list[list[PlayedTurn]] = [[] for _ in contexts]
     live = list(range(len(contexts)))
     step = 0
     while live:
         requests = [
-            ActRequest(
-                interaction_id=k, turn=len(histories[k]), listener_order=contexts[k].listener_order,
-                history=tuple(histories[k]), utterance=utterances[k], selection=states[k].selection,
-            )
+            ActRequest.for_state(episodes[k].state, listener_order=contexts[k].listener_order,
+                                 utterance=episodes[k].utterance, interaction_id=k)
             for k in live
         ]
         results = policy.act(requests)
-        still = []
         for k, request, result in zip(live, requests, results):
             action, _ = rules.clean_action(rules.Action(deselect=result.deselect, select=result.select), request.selection)
-            before = states[k].selection
-            outcome = states[k].submit(action)
+            episodes[k].submit(action)
             logs[k].append(PlayedTurn(request=request, action=action, targets=contexts[k].targets, game=str(k)))
-            histories[k].append(PastTurn(before, utterances[k], action.select, action.deselect))
-            if not outcome.ended:
-                move = speakers[k].react(before, outcome.selection_after)
-                intents[k].append(move)
-                utterances[k] = move.text
-                still.append(k)
-        live = still
+        live = [k for k in live if not episodes[k].over]
         step += 1
         if on_step:
             on_step(step)
     return [
-        PolicyGame(success=states[k].selection == contexts[k].targets, turns=len(logs[k]), turn_log=tuple(logs[k]),
-                   intents=tuple(intents[k]))
-        for k in range(len(contexts))
+        PolicyGame(success=episode.success, turns=len(episode.turns), turn_log=tuple(log),
+                   intents=tuple(turn.intent for turn in episode.turns))
+        for episode, log in zip(episodes, logs)
     ]

@@ -128,7 +128,7 @@ def train_supervised(
 @torch.inference_mode()
 def exact_match_accuracy(policy, model: torch.nn.Module, examples: Sequence[ScoreExample], batch_size: int = 128) -> float:
     """Share of examples whose greedy action (most likely toggles) is exactly the given action."""
-    from training.policies.listener import greedy_toggles
+    from training.policies.compact_listener import greedy_toggles
 
     hits = 0
     for start in range(0, len(examples), batch_size):

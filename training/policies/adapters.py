@@ -1,6 +1,7 @@
 """LoRA adapters on a shared base model (any ``PreTrainedModel``: the Idefics backend and the compact
 listener both use this). One loaded base carries one adapter per deployed system; a lock keeps
-``set_adapter`` and the forward pass of one batch together."""
+``set_adapter`` and the forward pass of one batch together. ``lora_config`` is the study's LoRA for
+any backend's target layers."""
 from __future__ import annotations
 
 import contextlib
@@ -24,6 +25,15 @@ class PolicyLoadError(RuntimeError):
     """A base model or adapter that cannot be used (missing, corrupt, or not matching)."""
 
 
+def lora_config(target_modules: str, *, r: int = 8, alpha: int = 8, dropout: float = 0.1, **kwargs: Any):
+    """The study's LoRA settings (r = alpha = 8, dropout 0.1, gaussian init) on ``target_modules`` (a
+    regular expression over module names: each backend names its own layers)."""
+    from peft import LoraConfig
+
+    kwargs.setdefault("init_lora_weights", "gaussian")
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, **kwargs)
+
+
 class AdapterHost:
     """Mixin for a loaded base: ``self.model``, ``self.path``; call ``_init_adapters()`` in ``__init__``."""
 
@@ -33,8 +43,6 @@ class AdapterHost:
     def _init_adapters(self) -> None:
         self._adapters: dict[str, str] = {}  # real path -> adapter name
         self.lock = threading.RLock()  # set_adapter + forward must not interleave between threads
-
-
 
     def adapter(self, path: str | os.PathLike) -> str:
         """Load a LoRA adapter once (checked against this base first); returns its name."""
@@ -111,5 +119,3 @@ class AdapterHost:
             else:
                 self.model.set_adapter(adapter)
                 yield self.model
-
-

@@ -9,9 +9,23 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+from games.domain.rules import GameState, PastTurn
 
 DECODING_MODES = ("restricted", "constrained")
+
+
+def check_temperature(value: Any, *, allow_zero: bool = False) -> None:
+    """A sampling temperature: a finite number, positive (or also 0, meaning greedy, where allowed);
+    ValueError otherwise (a bool is not a number here)."""
+    ok = (
+        not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        and (value >= 0 if allow_zero else value > 0)
+    )
+    if not ok:
+        raise ValueError(f"temperature must be a {'non-negative' if allow_zero else 'positive'} number")
+
 
 
 @dataclass(frozen=True)
@@ -23,11 +37,11 @@ class DecodingSettings:
     mode: str | None = None  # "restricted" (vocabulary-restricted sampling) or "constrained" (grammar)
 
     def __post_init__(self) -> None:
-        t = self.temperature
-        if t is not None and (
-            isinstance(t, bool) or not isinstance(t, (int, float)) or not (t > 0 and math.isfinite(t))
-        ):
-            raise ValueError(f"decoding temperature must be a positive number; got {t!r}")
+        if self.temperature is not None:
+            try:
+                check_temperature(self.temperature)
+            except ValueError:
+                raise ValueError(f"decoding temperature must be a positive number; got {self.temperature!r}") from None
         if self.mode is not None and self.mode not in DECODING_MODES:
             raise ValueError(f"decoding mode must be one of {', '.join(DECODING_MODES)}; got {self.mode!r}")
 
@@ -60,14 +74,6 @@ def decoding_from_hyperparameters(hyperparameters: Any) -> DecodingSettings:
 
 
 @dataclass(frozen=True)
-class PastTurn:
-    selection_before: frozenset[str]
-    utterance: str
-    select: frozenset[str]
-    deselect: frozenset[str]
-
-
-@dataclass(frozen=True)
 class ActRequest:
     interaction_id: int
     turn: int
@@ -81,6 +87,15 @@ class ActRequest:
     utterance_sent_at: datetime | None = None
     min_delay_seconds: float = 0.0
     decoding: DecodingSettings = DecodingSettings()  # the system's settings; model backends honour them
+
+    @classmethod
+    def for_state(cls, state: GameState, *, listener_order: Sequence[str], utterance: str, **fields: Any) -> ActRequest:
+        """The request for the turn ``state`` is at: its history, selection and turn number come from
+        the one game progression (``GameState``), so every driver builds requests the same way."""
+        return cls(
+            turn=state.turn, listener_order=tuple(listener_order), history=state.history, utterance=utterance,
+            selection=state.selection, **{"interaction_id": 0, **fields},
+        )
 
 
 @dataclass(frozen=True)
@@ -128,3 +143,18 @@ class ScoringPolicy(Policy, Protocol):
     """A policy that can also give the log-probability of given actions (model backends)."""
 
     def score(self, examples: Sequence[ScoreExample]) -> list[float]: ...
+
+
+class TrainTerms(NamedTuple):
+    """What the retraining objectives need of a batch, per example (torch tensors, differentiable)."""
+
+    logp: Any  # log π(a) of the given action
+    length: Any  # the action's length normaliser N (answer tokens; 1 for a single distribution over actions)
+    smoothing: Any  # S: cross-entropy of the policy's output against a uniform distribution, per example
+
+
+class TrainablePolicy(ScoringPolicy, Protocol):
+    """A model backend that can be trained: ``train_terms`` under a given module (the peft model being
+    trained, in train mode)."""
+
+    def train_terms(self, model: Any, examples: Sequence[ScoreExample]) -> TrainTerms: ...

@@ -1,12 +1,19 @@
-"""What both model backends (Idefics, compact listener) share: errors and the recorded error fallback."""
+"""What both model backends (Idefics, compact listener) share when they act: errors, the recorded error
+fallback, the image source and its decoded-image cache, temperature checks, and the act loop that
+answers every request even when some cannot be prepared."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import logging
+import os
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
+from games.domain.rules import RuleError
 from training.policies.base import ActRequest, ActResult
+from training.policies.caches import LRUCache
+
+log = logging.getLogger(__name__)
 
 # Turn.action_probability sentinels (games.models.Turn; repeated here to keep the policies Django-free).
 PROBABILITY_FALLBACK = -1.0
@@ -14,9 +21,20 @@ PROBABILITY_ERROR = -2.0
 PROBABILITY_NOT_COMPUTED = -3.0
 SOURCE_ERROR = "error"
 
+# Where a policy gets tangram images: ``source(names) -> {name: png bytes}``, missing names absent
+# (``training.selectors.tangram_pngs`` in the platform).
+ImageSource = Callable[[Sequence[str]], Mapping[str, bytes]]
+
+T = TypeVar("T")
+
 
 class ImageError(LookupError):
     """Images missing from the library or not decodable."""
+
+
+# What preparing one request may raise for that request alone (a malformed order, a missing image,
+# bad decoding settings); anything else is a failure of the whole call.
+REQUEST_ERRORS = (RuleError, ImageError, ValueError)
 
 
 def short_error(exc: BaseException) -> str:
@@ -34,35 +52,63 @@ def error_result(request: ActRequest, reason: str) -> ActResult:
     )
 
 
+def attach_adapter(base: Any, adapter_path: str | os.PathLike | None, name: str | None) -> tuple[str | None, str]:
+    """A policy on a shared base (an ``adapters.AdapterHost``): the name of its adapter on the base
+    (loaded once per base; None without one) and the policy's name (given, else the base folder's
+    name, ``+`` the adapter folder's)."""
+    adapter = base.adapter(adapter_path) if adapter_path else None
+    default = f"{base.path.name}+{Path(adapter_path).name}" if adapter_path else base.path.name
+    return adapter, name or default
+
+
+def act_each(
+    policy_name: str,
+    requests: Sequence[ActRequest],
+    prepare: Callable[[int, ActRequest], tuple[Hashable, T]],
+    answer: Callable[[Hashable, list[T]], Sequence[ActResult]],
+) -> list[ActResult]:
+    """The act loop of a model backend. ``prepare(index, request) -> (group, prepared)`` readies one
+    request; one that raises a ``REQUEST_ERRORS`` error gets the recorded error fallback (and a
+    warning) and the others are still answered. ``answer(group, prepared)`` answers one group (e.g.
+    one decoding setting) at once, in order. Results come back in the order of ``requests``."""
+    results: list[ActResult | None] = [None] * len(requests)
+    groups: dict[Hashable, list[tuple[int, T]]] = {}
+    for i, request in enumerate(requests):
+        try:
+            group, prepared = prepare(i, request)
+        except REQUEST_ERRORS as exc:
+            log.warning("policy %s cannot answer request %s: %s", policy_name, i, exc)
+            results[i] = error_result(request, str(exc))
+            continue
+        groups.setdefault(group, []).append((i, prepared))
+    for group, items in groups.items():
+        for (i, _), result in zip(items, answer(group, [p for _, p in items])):
+            results[i] = result
+    return [r for r in results if r is not None]
+
+
 class DecodedImages:
-    """Tangram images fetched from an image source and decoded once each (LRU, ``max_items``).
+    """Tangram images fetched from an image source and decoded once each (an ``LRUCache`` of
+    ``max_items``). ``decode(png) -> value``. Tangram PNGs never change, so entries are never
+    invalidated. ImageError names every missing image."""
 
-    ``source(names) -> {name: png bytes}`` (missing names absent); ``decode(png) -> value``. Tangram
-    PNGs never change, so entries are never invalidated. ImageError names every missing image."""
-
-    def __init__(self, source: Callable[[Sequence[str]], Mapping[str, bytes]], decode: Callable[[bytes], Any],
-                 max_items: int):
+    def __init__(self, source: ImageSource, decode: Callable[[bytes], Any], max_items: int):
         self._source = source
         self._decode = decode
-        self._max_items = max_items
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRUCache[str, Any] = LRUCache(max_items)
 
     def get(self, names: Sequence[str]) -> list:
-        with self._lock:
-            wanted = [n for n in dict.fromkeys(names) if n not in self._items]
-            if wanted:
-                found = self._source(wanted)
-                missing = [n for n in wanted if not found.get(n)]
-                if missing:
-                    raise ImageError(f"images missing from the library: {', '.join(missing[:10])}")
-                for n in wanted:
-                    try:
-                        self._items[n] = self._decode(found[n])
-                    except Exception as exc:
-                        raise ImageError(f"image {n} is not a readable picture ({short_error(exc)})") from exc
-            for n in names:
-                self._items.move_to_end(n)
-            while len(self._items) > self._max_items:
-                self._items.popitem(last=False)
-            return [self._items[n] for n in names]
+        return self._cache.get_many(names, self._fetch)
+
+    def _fetch(self, names: list[str]) -> list:
+        found = self._source(names)
+        missing = [n for n in names if not found.get(n)]
+        if missing:
+            raise ImageError(f"images missing from the library: {', '.join(missing[:10])}")
+        decoded = []
+        for n in names:
+            try:
+                decoded.append(self._decode(found[n]))
+            except Exception as exc:
+                raise ImageError(f"image {n} is not a readable picture ({short_error(exc)})") from exc
+        return decoded

@@ -1,11 +1,9 @@
-"""Hugging Face backend for Idefics-family listeners (Idefics2, Idefics3 / SmolVLM, our tiny model).
+"""Hugging Face backend for Idefics-family listeners (Idefics2, Idefics3 / SmolVLM, our tiny model):
+the policy, on a base loaded by ``training.policies.hf_base``.
 
-* ``load_base(path)`` loads a base model + processor from a local folder (never the hub), fp32 on CPU and
-  bf16 on GPU, and checks everything a game will need, so a bad path fails at load time, not mid-game.
-* ``HFBase.adapter(path)`` loads a peft LoRA adapter onto the shared base; several adapters (one per
-  deployed system) live on one base and are switched per batch under a lock.
-* ``HFPolicy`` is the ``Policy``: ``act`` samples actions (vocabulary-restricted, or grammar-constrained),
-  ``score`` gives teacher-forced log-probabilities, ``training_batch`` gives the tensors training uses.
+* ``HFPolicy`` is the ``Policy``: ``act`` samples actions (vocabulary-restricted, or grammar-constrained
+  through ``games.domain.action_grammar``), ``score`` gives teacher-forced log-probabilities,
+  ``training_batch`` gives the tensors training uses.
 
 Probabilities follow original-system.md §2.2: the sum of log-softmax of the *raw* logits (full
 vocabulary, before any restriction or temperature) over the generated tokens through the end token.
@@ -17,28 +15,24 @@ import io
 import logging
 import math
 import os
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import LogitsProcessor
 
+from games.domain.action_grammar import grammar_complete, grammar_prefix_ok
 from games.domain.rules import (
-    LETTERS, SOURCE_CLEANED, SOURCE_FALLBACK, SOURCE_OK, Action, Lettering, RuleError, format_action,
-    parse_model_output,
+    LETTERS, SOURCE_CLEANED, SOURCE_FALLBACK, SOURCE_OK, Action, Lettering, parse_model_output,
 )
-from training.policies.adapters import AdapterHost, PolicyLoadError
-from training.policies.base import ActRequest, ActResult, DecodingSettings, ScoreExample
+from training.policies.base import ActRequest, ActResult, DecodingSettings, ScoreExample, TrainTerms, check_temperature
+from training.policies.caches import LRUCache
 from training.policies.common import (
-    PROBABILITY_ERROR, PROBABILITY_FALLBACK, PROBABILITY_NOT_COMPUTED, ImageError,
+    PROBABILITY_ERROR, PROBABILITY_FALLBACK, PROBABILITY_NOT_COMPUTED, DecodedImages, ImageSource, act_each,
+    attach_adapter,
 )
-from training.policies.common import DecodedImages
-from training.policies.common import error_result as _error_result
-from training.policies.common import short_error as _short
+from training.policies.hf_base import ActionVocabulary, HFBase, completion_ids
 from training.policies.prompts import request_messages
 
 log = logging.getLogger(__name__)
@@ -46,90 +40,7 @@ log = logging.getLogger(__name__)
 # rules.parse_model_output source -> Turn.ActionSource value.
 _SOURCES = {SOURCE_OK: "model", SOURCE_CLEANED: "cleaned", SOURCE_FALLBACK: "fallback"}
 
-SUPPORTED_MODEL_TYPES = ("idefics2", "idefics3")
-END_OF_UTTERANCE = "<end_of_utterance>"
-VERBS = ("select", "deselect")
-
-# LoRA targets as in the study: attention + MLP projections of the text model and the modality
-# projection (the Idefics2 perceiver too, when there is one).
-LORA_TARGETS = (
-    r".*(text_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-    r"|connector\.modality_projection.*\.(proj|up_proj|gate_proj|down_proj)"
-    r"|perceiver_resampler.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj))"
-)
-
-ImageSource = Callable[[Sequence[str]], Mapping[str, bytes]]
-
-
-def lora_config(r: int = 8, alpha: int = 8, dropout: float = 0.1, **kwargs: Any):
-    """The study's LoRA settings (r = alpha = 8, dropout 0.1, gaussian init) for our targets."""
-    from peft import LoraConfig
-
-    kwargs.setdefault("init_lora_weights", "gaussian")
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS, **kwargs)
-
-
-# ----------------------------------------------------------------------------- action grammar
-
-
-def grammar_state(words: Sequence[str], selected: frozenset[str]) -> tuple[frozenset[str], bool] | None:
-    """Walk complete words of ``deselect L+ [select L+] | select L+`` where letters ascend within a
-    part, deselected letters are selected and selected letters are not. Returns (words allowed next,
-    whether the words so far form a complete action), or None when the words are already invalid."""
-    unselected = frozenset(LETTERS) - selected
-    part: str | None = None
-    seen_select = False
-    last = ""
-    for word in words:
-        if word in VERBS:
-            if word == "deselect" and (part is not None or not selected):
-                return None
-            if word == "select" and (seen_select or (part is not None and not last) or not unselected):
-                return None
-            part, last, seen_select = word, "", seen_select or word == "select"
-        elif part is not None and len(word) == 1 and word > last and word in (
-            selected if part == "deselect" else unselected
-        ):
-            last = word
-        else:
-            return None
-    if part is None:
-        verbs = {"deselect"} if selected else set()
-        return frozenset(verbs | ({"select"} if unselected else set())), False
-    pool = selected if part == "deselect" else unselected
-    allowed = {x for x in pool if x > last}
-    if last and part == "deselect" and unselected:
-        allowed.add("select")
-    return frozenset(allowed), bool(last)
-
-
-def grammar_prefix_ok(text: str, selected: frozenset[str]) -> bool:
-    """Whether ``text`` can still grow into a well-formed, consistent action."""
-    words = text.split()
-    partial = bool(text) and not text[-1].isspace() and bool(words)
-    done, tail = (words[:-1], words[-1]) if partial else (words, "")
-    state = grammar_state(done, selected)
-    if state is None:
-        return False
-    allowed, _ = state
-    return not tail or any(w.startswith(tail) for w in allowed)
-
-
-def grammar_complete(text: str, selected: frozenset[str]) -> bool:
-    state = grammar_state(text.split(), selected)
-    return state is not None and state[1]
-
-
 # ----------------------------------------------------------------------------- logits processors
-
-
-@dataclass(frozen=True)
-class ActionVocabulary:
-    """Token ids an action text can use after the generation prompt, and the end tokens."""
-
-    token_ids: tuple[int, ...]  # includes end_ids
-    end_ids: tuple[int, ...]
-    pad_id: int
 
 
 class RestrictToVocabulary(LogitsProcessor):
@@ -188,129 +99,6 @@ class ActionGrammarProcessor(LogitsProcessor):
         return scores.masked_fill(~keep, float("-inf"))
 
 
-# ----------------------------------------------------------------------------- base model + adapters
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _completion_ids(tokenizer, prompt: str, completion: str) -> list[int]:
-    """Token ids of ``completion`` as they follow ``prompt``: tokenize the prompt's last line with and
-    without the completion and keep the difference (tokenizers differ in how they treat a leading
-    space, so the completion is never tokenized alone)."""
-    anchor = prompt.rsplit("\n", 1)[-1]
-    head = tokenizer(anchor, add_special_tokens=False)["input_ids"]
-    full = tokenizer(anchor + completion, add_special_tokens=False)["input_ids"]
-    if full[: len(head)] != head:
-        raise PolicyLoadError(f"the tokenizer merges the answer into the prompt ({anchor!r} + {completion!r})")
-    return full[len(head):]
-
-
-class HFBase(AdapterHost):
-    """One loaded base model and processor, shared by every policy (adapter) on it."""
-
-    def __init__(self, path: Path, model, processor, device: str, dtype: torch.dtype):
-        self.path = path
-        self.model = model  # becomes a PeftModel once an adapter is loaded
-        self.processor = processor
-        self.tokenizer = processor.tokenizer
-        self.device = device
-        self.dtype = dtype
-        self.model_type: str = model.config.model_type
-        self._init_adapters()
-        self.vocab = self._action_vocabulary()
-
-    # -- prompt text -------------------------------------------------------------------------
-
-    def prompt_text(self, messages: list[dict]) -> str:
-        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-
-    def completion_text(self, messages_with_answer: list[dict]) -> tuple[str, str]:
-        """(prompt, completion) where completion is what the model should write after the prompt,
-        derived from the chat template itself (e.g. `` select F<end_of_utterance>``)."""
-        prompt = self.prompt_text(messages_with_answer[:-1])
-        full = self.processor.apply_chat_template(messages_with_answer, add_generation_prompt=False, tokenize=False)
-        if not full.startswith(prompt):
-            raise PolicyLoadError("the chat template does not continue the generation prompt with the answer")
-        return prompt, full[len(prompt):].rstrip()
-
-    def _action_vocabulary(self) -> ActionVocabulary:
-        tok = self.tokenizer
-        eou = tok.convert_tokens_to_ids(END_OF_UTTERANCE)
-        if eou is None or eou == tok.unk_token_id:
-            raise PolicyLoadError(f"{self.path}: the tokenizer has no {END_OF_UTTERANCE} token")
-        ends = [eou] + ([tok.eos_token_id] if tok.eos_token_id is not None and tok.eos_token_id != eou else [])
-        messages = [{"role": "user", "content": [{"type": "text", "text": "x"}]}]
-        ids: set[int] = set(ends)
-        samples = [Action(select={x}) for x in LETTERS] + [Action(deselect={x}) for x in LETTERS]
-        samples += [Action(deselect=set(LETTERS[:5]), select=set(LETTERS[5:])), Action(select=set(LETTERS))]
-        for action in samples:
-            prompt, completion = self.completion_text(
-                messages + [{"role": "assistant", "content": [{"type": "text", "text": format_action(action)}]}]
-            )
-            part = _completion_ids(tok, prompt, completion)
-            if not part or part[-1] != eou:
-                raise PolicyLoadError(f"{self.path}: the chat template does not end answers with {END_OF_UTTERANCE}")
-            ids.update(part)
-        pad = tok.pad_token_id if tok.pad_token_id is not None else ends[-1]
-        return ActionVocabulary(token_ids=tuple(sorted(ids)), end_ids=tuple(ends), pad_id=pad)
-
-
-def load_base(path: str | os.PathLike, *, device: str | None = None, dtype: torch.dtype | None = None) -> HFBase:
-    """Load a base model + processor from a local folder, with one-line errors for bad folders."""
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise PolicyLoadError(f"base model {folder}: folder does not exist")
-    if not (folder / "config.json").is_file():
-        raise PolicyLoadError(f"base model {folder}: no config.json (not a saved model)")
-    try:
-        config = AutoConfig.from_pretrained(folder, local_files_only=True)
-    except Exception as exc:
-        raise PolicyLoadError(f"base model {folder}: unreadable config ({_short(exc)})") from exc
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise PolicyLoadError(
-            f"base model {folder}: {config.model_type!r} is not one of {', '.join(SUPPORTED_MODEL_TYPES)}"
-        )
-    device = device or default_device()
-    # fp32 on CPU (bf16 matmuls are slow there), bf16 on GPU as in the study.
-    dtype = dtype or (torch.float32 if device == "cpu" else torch.bfloat16)
-    try:
-        processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
-    except Exception as exc:
-        raise PolicyLoadError(f"base model {folder}: cannot load the processor ({_short(exc)})") from exc
-    if not getattr(processor, "chat_template", None):
-        raise PolicyLoadError(f"base model {folder}: the processor has no chat template")
-    try:
-        model, info = AutoModelForImageTextToText.from_pretrained(
-            folder, local_files_only=True, dtype=dtype, device_map=device, output_loading_info=True
-        )
-    except Exception as exc:
-        raise PolicyLoadError(f"base model {folder}: cannot load the weights ({_short(exc)})") from exc
-    # A partial checkpoint would otherwise run with random layers.
-    broken = sorted(info.get("missing_keys", ())) + sorted(str(k) for k in info.get("mismatched_keys", ()))
-    if broken:
-        raise PolicyLoadError(f"base model {folder}: weights missing or mismatched: {', '.join(broken[:5])}")
-    model.eval()
-    processor.tokenizer.padding_side = "left"  # generation continues every row from its last column
-    return HFBase(folder, model, processor, device, dtype)
-
-
-_bases: dict[tuple[str, str], HFBase] = {}
-_bases_lock = threading.Lock()
-
-
-def shared_base(path: str | os.PathLike, *, device: str | None = None) -> HFBase:
-    """One loaded base per (folder, device) in this process: every adapter on it shares its weights."""
-    key = (os.path.realpath(path), device or default_device())
-    with _bases_lock:
-        if key not in _bases:
-            _bases[key] = load_base(path, device=key[1])
-        return _bases[key]
-
-
 # ----------------------------------------------------------------------------- the policy
 
 
@@ -322,9 +110,7 @@ class DecodingConfig:
     compute_probability: bool = True  # False records PROBABILITY_NOT_COMPUTED
 
     def __post_init__(self) -> None:
-        t = self.temperature
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (t > 0 and math.isfinite(t)):
-            raise ValueError("temperature must be a positive number")
+        check_temperature(self.temperature)
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be positive")
 
@@ -486,34 +272,29 @@ class HFPolicy:
         split_overhead_tokens: int | None = None,
     ):
         self.base = base
-        self.adapter = base.adapter(adapter_path) if adapter_path else None
+        self.adapter, self.name = attach_adapter(base, adapter_path, name)
         self.decoding = decoding
-        self.name = name or (f"{base.path.name}+{Path(adapter_path).name}" if adapter_path else base.path.name)
         self._images = DecodedImages(images, _rgb_image, image_cache_size)
         # Processor-prepared pixels per tangram (tangram PNGs never change: no invalidation), bounded
         # by size; None until the first batch has checked them against the processor itself.
-        self._pixels: OrderedDict[str, _PixelEntry] = OrderedDict()
-        self._pixel_bytes = 0
-        self._pixel_cache_bytes = pixel_cache_bytes
-        self._pixel_lock = threading.Lock()
+        self._pixels: LRUCache[str, _PixelEntry] = LRUCache(pixel_cache_bytes, lambda entry: entry.nbytes)
         self._pixel_cache_ok: bool | None = None
-        self.pixel_cache_hits = 0
-        self.pixel_cache_misses = 0
         # What the language model gets for each image (vision encoder + connector output, with this
         # policy's adapter, which never changes once loaded), for ``act``; 0 bytes turns it off.
-        self._features: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._feature_bytes = 0
-        self._feature_cache_bytes = feature_cache_bytes
-        self._feature_lock = threading.Lock()
+        self._features: LRUCache[str, torch.Tensor] = LRUCache(feature_cache_bytes, lambda features: features.nbytes)
         self._features_ok: bool | None = None
-        self.feature_cache_hits = 0
-        self.feature_cache_misses = 0
         # What one more generate call costs, in padded prompt tokens (see ``length_groups``): small on
         # a CPU (compute-bound at any batch size), large on a GPU (each decoding step costs about the
         # same for 1 row or 32).
         if split_overhead_tokens is None:
             split_overhead_tokens = 256 if str(base.device) == "cpu" else 4096
         self.split_overhead_tokens = split_overhead_tokens
+
+    # How often each cache answered (hits) or had to compute (misses), per image.
+    pixel_cache_hits = property(lambda self: self._pixels.hits)
+    pixel_cache_misses = property(lambda self: self._pixels.misses)
+    feature_cache_hits = property(lambda self: self._features.hits)
+    feature_cache_misses = property(lambda self: self._features.misses)
 
     @property
     def batch_lane(self) -> tuple[str, str, str]:
@@ -529,23 +310,11 @@ class HFPolicy:
     def pixels(self, names: Sequence[str]) -> list[_PixelEntry]:
         """The processor-prepared pixels of each named image (LRU cache bounded in bytes);
         ImageError names every missing one."""
-        with self._pixel_lock:
-            wanted = [n for n in dict.fromkeys(names) if n not in self._pixels]
-            self.pixel_cache_misses += len(wanted)
-            self.pixel_cache_hits += len(names) - len(wanted)
-            if wanted:
-                kwargs = _image_kwargs(self.base.processor)
-                for name, image in zip(wanted, self.images(wanted)):
-                    entry = _pixel_entry(self.base.processor, image, kwargs)
-                    self._pixels[name] = entry
-                    self._pixel_bytes += entry.nbytes
-            found = [self._pixels[n] for n in names]
-            for n in names:
-                self._pixels.move_to_end(n)
-            while self._pixel_bytes > self._pixel_cache_bytes and len(self._pixels) > len(set(names)):
-                _, entry = self._pixels.popitem(last=False)
-                self._pixel_bytes -= entry.nbytes
-            return found
+        return self._pixels.get_many(names, self._prepare_pixels)
+
+    def _prepare_pixels(self, names: list[str]) -> list[_PixelEntry]:
+        kwargs = _image_kwargs(self.base.processor)
+        return [_pixel_entry(self.base.processor, image, kwargs) for image in self.images(names)]
 
     def preflight(self, image_names: Sequence[str]) -> None:
         """Check (and cache) every image a round will show, before any game starts."""
@@ -564,19 +333,11 @@ class HFPolicy:
         (``request.decoding`` over this policy's ``decoding``; one generate call per distinct
         setting). A request that cannot be prepared (bad order, missing image, bad settings) gets
         the recorded error fallback; the others are still answered."""
-        results: list[ActResult | None] = [None] * len(requests)
-        groups: dict[DecodingConfig, list[_Prepared]] = {}
-        for i, request in enumerate(requests):
-            try:
-                cfg = self.decoding.with_settings(request.decoding)
-                groups.setdefault(cfg, []).append(self._prepare(i, request))
-            except (RuleError, ImageError, ValueError) as exc:
-                log.warning("policy %s cannot answer request %s: %s", self.name, i, exc)
-                results[i] = _error_result(request, str(exc))
-        for cfg, ready in groups.items():
-            for prepared, result in zip(ready, self._generate(ready, cfg)):
-                results[prepared.index] = result
-        return [r for r in results if r is not None]
+        return act_each(
+            self.name, requests,
+            lambda i, request: (self.decoding.with_settings(request.decoding), self._prepare(i, request)),
+            lambda cfg, ready: self._generate(ready, cfg),
+        )
 
     def _inputs(
         self, texts: list[str], rows: list[list[_PixelEntry]], names: list[Sequence[str]], *, pixels: bool = True
@@ -602,31 +363,27 @@ class HFPolicy:
         output), from the per-image cache; images not in it are encoded now, in chunks. On the
         first batch they are compared with encoding the batch's pixels; if they differ, or the cache
         is off, None (the model encodes the pixels itself)."""
-        if self._feature_cache_bytes <= 0 or self._features_ok is False:
+        if self._features.max_size <= 0 or self._features_ok is False:
             return None
         entries: dict[str, _PixelEntry] = {}
         for p in batch:
             entries.update(zip(p.request.listener_order, p.images))
         device = self.base.device
-        with self._feature_lock:
-            missing = [n for n in entries if n not in self._features]
-            self.feature_cache_misses += len(missing)
-            self.feature_cache_hits += sum(len(p.images) for p in batch) - len(missing)
+
+        def encode(missing: list[str]) -> list[torch.Tensor]:
+            out: list[torch.Tensor] = []
             for start in range(0, len(missing), 32):
                 chunk = missing[start: start + 32]
                 stacked = {k: v.to(device) for k, v in _stack_pixels([[entries[n]] for n in chunk]).items()}
                 encoded = model.get_image_features(**stacked).pooler_output
                 if len(encoded) != len(chunk):
                     raise RuntimeError("the image encoder dropped an image (all-zero pixels?)")
-                for name, features in zip(chunk, encoded):
-                    self._features[name] = features
-                    self._feature_bytes += features.nbytes
-            rows = [torch.cat([self._features[n] for n in p.request.listener_order]) for p in batch]
-            for n in entries:
-                self._features.move_to_end(n)
-            while self._feature_bytes > self._feature_cache_bytes and len(self._features) > len(entries):
-                _, dropped = self._features.popitem(last=False)
-                self._feature_bytes -= dropped.nbytes
+                out += list(encoded)
+            return out
+
+        names = [n for p in batch for n in p.request.listener_order]
+        found = iter(self._features.get_many(names, encode))
+        rows = [torch.cat([next(found) for _ in p.request.listener_order]) for p in batch]
         if self._features_ok is None:
             direct = model.get_image_features(
                 pixel_values=inputs["pixel_values"], pixel_attention_mask=inputs.get("pixel_attention_mask")
@@ -646,7 +403,7 @@ class HFPolicy:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         cfg = cfg or self.decoding
-        cached_features = self._feature_cache_bytes > 0 and self._features_ok is True
+        cached_features = self._features.max_size > 0 and self._features_ok is True
         inputs = self._inputs(
             [p.prompt for p in batch], [p.images for p in batch], [p.request.listener_order for p in batch],
             pixels=not cached_features,
@@ -752,7 +509,7 @@ class HFPolicy:
             prompt, completion = self.base.completion_text(request_messages(ex.request, action=action))
             texts.append(prompt + completion)
             rows.append(self.pixels(ex.request.listener_order))
-            answers.append(_completion_ids(self.base.tokenizer, prompt, completion))
+            answers.append(completion_ids(self.base.tokenizer, prompt, completion))
         inputs = self._inputs(texts, rows, [ex.request.listener_order for ex in examples])
         ids = inputs["input_ids"]
         labels = torch.full_like(ids, -100)
@@ -767,25 +524,30 @@ class HFPolicy:
         inputs["labels"] = labels
         return inputs
 
+    def train_terms(self, model, examples: Sequence[ScoreExample]) -> TrainTerms:
+        """Per example: the summed log-probability of the answer tokens (end token included), their
+        number, and S, the mean over those tokens of the cross-entropy against a uniform vocabulary
+        (what label smoothing adds); differentiable under ``model``."""
+        batch = self.training_batch(examples)
+        labels = batch.pop("labels")
+        logp_all = model(**batch, use_cache=False).logits.float()[:, :-1].log_softmax(-1)
+        target = labels[:, 1:]
+        mask = target != -100
+        picked = logp_all.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        length = mask.sum(-1).clamp(min=1)
+        smoothing = (-logp_all.mean(-1) * mask).sum(-1) / length
+        return TrainTerms((picked * mask).sum(-1), length, smoothing)
+
     @torch.inference_mode()
     def score(self, examples: Sequence[ScoreExample], batch_size: int = 16) -> list[float]:
         """Log-probability of each given action (full vocabulary, temperature 1, end token included)."""
         scores: list[float] = []
         for start in range(0, len(examples), batch_size):
-            batch = self.training_batch(examples[start: start + batch_size])
-            labels = batch.pop("labels")
             with self.base.active(self.adapter) as model:
-                logits = model(**batch, use_cache=False).logits.float()
-            logp = logits[:, :-1].log_softmax(-1)
-            target = labels[:, 1:]
-            picked = logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            scores += (picked * (target != -100)).sum(-1).tolist()
+                scores += self.train_terms(model, examples[start: start + batch_size]).logp.tolist()
         return scores
 
 
 __all__ = [
-    "PROBABILITY_FALLBACK", "PROBABILITY_ERROR", "PROBABILITY_NOT_COMPUTED", "SUPPORTED_MODEL_TYPES", "LORA_TARGETS",
-    "PolicyLoadError", "ImageError", "lora_config", "grammar_state", "grammar_prefix_ok", "grammar_complete",
-    "ActionVocabulary", "RestrictToVocabulary", "ActionGrammarProcessor", "HFBase", "load_base", "shared_base",
-    "DecodingConfig", "HFPolicy", "length_groups",
+    "RestrictToVocabulary", "ActionGrammarProcessor", "DecodingConfig", "HFPolicy", "length_groups",
 ]

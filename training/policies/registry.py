@@ -44,8 +44,9 @@ def load_checkpoint_policy(checkpoint):
     # Imported here: only inference workers pay for torch/transformers.
     from django.conf import settings
 
-    from training.policies.hf import HFPolicy, PolicyLoadError, shared_base
-    from training.policies.listener import ListenerPolicy, is_listener_folder, shared_listener_base
+    from training.policies.compact_listener import ListenerPolicy, is_listener_folder, shared_listener_base
+    from training.policies.hf import HFPolicy
+    from training.policies.hf_base import PolicyLoadError, shared_base
     from training.selectors import tangram_pngs
 
     # Relative paths are under DATA_DIR (e.g. "models/tiny"); one loaded base per folder, shared by

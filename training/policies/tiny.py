@@ -1,6 +1,6 @@
 """The platform's own tiny vision-language listener: an Idefics3 model small enough for CPU tests and
 the demo, with a tokenizer trained here on game text. Built with random weights and saved with
-``save_pretrained``, so it loads through exactly the code a real checkpoint uses (``hf.load_base``).
+``save_pretrained``, so it loads through exactly the code a real checkpoint uses (``hf_base.load_base``).
 
 Why Idefics3 and not Idefics2: a randomly initialised Idefics2 perceiver resampler maps every image to
 nearly the same tokens; the Idefics3 connector (pixel shuffle + linear) keeps images apart from step 0.
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from games.domain.rules import LETTERS, Action, format_action
+from training.policies.loading import check_output_folder, staged_folder
 from training.policies.prompts import CHAT_TEMPLATE, NONE_SELECTED, selection_line
 
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
@@ -193,8 +192,7 @@ def build_tiny(
     if architecture not in ("idefics3", "idefics2"):
         raise ValueError(f"unknown architecture {architecture!r}")
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty")
+    check_output_folder(out, overwrite)
 
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=train_tokenizer(seed, spec.vocab_size),
@@ -261,21 +259,12 @@ def build_tiny(
     model.generation_config.eos_token_id = [ids[END_OF_UTTERANCE], ids[EOS]]
     model.generation_config.pad_token_id = ids[PAD]
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; workers of the same deployment read it
-    try:
+    with staged_folder(out, prefix=".tiny-") as staging:
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
         (staging / "respect_tiny.json").write_text(
             json.dumps({"architecture": architecture, "seed": seed, **asdict(spec)}, indent=2) + "\n"
         )
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return TinyInfo(
         path=out, parameters=sum(p.numel() for p in model.parameters()), vocab_size=vocab,
         image_seq_len=image_seq_len,

@@ -24,3 +24,11 @@ def checkpoint_problems(checkpoint: PolicyCheckpoint) -> list[str]:
         if not (adapter / "adapter_config.json").is_file():
             problems.append(f"adapter folder {adapter} has no adapter_config.json")
     return problems
+
+
+def problems_of_checkpoint(checkpoint_id: int) -> list[str]:
+    """``checkpoint_problems`` by id, prefixed with the checkpoint's name (as round launch reports them)."""
+    checkpoint = PolicyCheckpoint.objects.filter(pk=checkpoint_id).first()
+    if checkpoint is None:
+        return [f"checkpoint {checkpoint_id} does not exist"]
+    return [f"checkpoint {checkpoint.name}: {problem}" for problem in checkpoint_problems(checkpoint)]

@@ -21,9 +21,10 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from games.models import Interaction, Turn
-from games.selectors import bot_request
+from games.selectors import open_model_checkpoint_ids
 from games.services.play import ListenerAction, apply_listener_action, fallback_action
 from training.policies.registry import get_policy
+from training.selectors import bot_request
 from training.services.batching import Answer, MicroBatcher
 
 log = logging.getLogger(__name__)
@@ -134,13 +135,8 @@ def warm_up() -> list[str]:
     """Load the policy of every model deployment of the open rounds (so the first turn does not
     wait for a model to load; a broken checkpoint shows up in the worker's log at start). Returns
     the names loaded."""
-    from games.models import Deployment, Round
-
     loaded = []
-    deployments = Deployment.objects.filter(
-        round__status=Round.Status.OPEN, system__listener_kind="model", checkpoint__isnull=False
-    ).values_list("checkpoint_id", flat=True).distinct()
-    for checkpoint_id in deployments:
+    for checkpoint_id in open_model_checkpoint_ids():
         try:
             loaded.append(get_policy("model", checkpoint_id).name)
         except Exception:

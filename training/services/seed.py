@@ -69,7 +69,7 @@ class SeedOptions:
             raise SeedError(f"bad checkpoint name {self.name!r}")
         if not 0 <= self.seed_listener_accuracy <= 1:
             raise SeedError("seed-listener-accuracy must be in [0, 1]")
-        from games.simulation.speaker import SpeakerStyle, StyleError
+        from games.simulation.agents.speaker import SpeakerStyle, StyleError
 
         try:
             SpeakerStyle.from_dict(self.speaker_style)
@@ -90,7 +90,7 @@ def _relative(path: Path) -> str:
 def seed_turns(options: SeedOptions, progress: Progress):
     """The seed games' turns (simulating missing games when allowed)."""
     from games.services.simulation import SimulationError, SimulationOptions, play_seed_games
-    from games.simulation.speaker import SpeakerStyle, StyleError
+    from games.simulation.agents.speaker import SpeakerStyle, StyleError
     from training.selectors import played_turns, seed_game_ids
 
     ids = seed_game_ids(options.split, options.games)
@@ -130,11 +130,11 @@ def pretrain_listener_base(out: Path, options: SeedOptions, progress: Progress) 
     """Build and pre-train a compact listener base at ``out``; returns its training metrics."""
     import torch
 
-    from games.simulation.speaker import SpeakerStyle
+    from games.simulation.agents.speaker import SpeakerStyle
     from training.learning.examples import seed_dataset
     from training.learning.simulated import simulated_turns
     from training.learning.supervised import TrainConfig, train_supervised
-    from training.policies.listener import ListenerPolicy, build_listener, load_listener_base, save_listener
+    from training.policies.compact_listener import ListenerPolicy, build_listener, load_listener_base, save_listener
 
     started = time.monotonic()
     progress(f"rendering {options.pretrain_figures} fresh figures for pre-training ...")
@@ -162,38 +162,33 @@ def pretrain_listener_base(out: Path, options: SeedOptions, progress: Progress) 
 
 def _seed_adapter(base_dir: Path, adapter_dir: Path, rows, options: SeedOptions, progress: Progress) -> dict:
     """Train a fresh LoRA adapter on the seed rows (images from the library) and save it."""
-    import torch
-    from peft import get_peft_model
-
+    from training.learning.hf_training import HFTrainable
     from training.learning.supervised import TrainConfig, train_supervised
-    from training.policies.listener import ListenerPolicy, is_listener_folder, load_listener_base, lora_config
+    from training.policies.compact_listener import is_listener_folder
+    from training.policies.trainable import open_for_training
     from training.selectors import tangram_pngs
 
-    if not is_listener_folder(base_dir):
-        from training.learning.hf_training import train_hf_adapter
-
-        return train_hf_adapter(base_dir, adapter_dir, rows, options, progress)
-    base = load_listener_base(base_dir)
-    torch.manual_seed(options.seed)
-    base.model = get_peft_model(base.model, lora_config())
-    policy = ListenerPolicy(base, tangram_pngs)
+    policy, model = open_for_training(base_dir, tangram_pngs, seed=options.seed)
     examples = [r.example() for r in rows]
-    policy.preflight(sorted({n for ex in examples for n in ex.request.listener_order}))
+    if is_listener_folder(base_dir):
+        policy.preflight(sorted({n for ex in examples for n in ex.request.listener_order}))
+    else:
+        policy = HFTrainable(policy)  # the smoothed token cross-entropy as its log_probs
     report = train_supervised(
-        policy, base.model, examples,
+        policy, model, examples,
         TrainConfig(steps=options.steps, batch_size=options.batch_size, learning_rate=options.learning_rate,
                     seed=options.seed, log_every=25),
         progress=lambda step, loss: progress(f"  adapter step {step}/{options.steps}: loss {loss:.3f}"),
     )
-    base.model.save_pretrained(adapter_dir)
+    model.save_pretrained(adapter_dir)
     return report.to_dict()
 
 
 def evaluate_checkpoint(checkpoint: PolicyCheckpoint, *, games: int, split: str, seed: int, style: dict | None = None):
     """Success rate and turns (95% bootstrap CIs) of a checkpoint against simulated speakers on
     ``games`` configs of ``split`` (in memory; nothing is stored)."""
-    from games.simulation.speaker import SpeakerStyle
-    from games.simulation.stats import bootstrap_ci
+    from games.simulation.agents.speaker import SpeakerStyle
+    from games.domain.stats import bootstrap_ci
     from training.learning.simulated import play_policy_games
     from training.policies.registry import load_checkpoint_policy
     from training.selectors import library_figures, split_contexts

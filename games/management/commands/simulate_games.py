@@ -2,11 +2,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from games.domain.stats import summarise
 from games.management.cli import progress_bar
 from games.services.simulation import LISTENER_KINDS, SimulationError, SimulationOptions, play_seed_games
-from games.simulation.annotations import AnnotationFormatError, load_annotations
-from games.simulation.speaker import SpeakerStyle, StyleError
-from games.simulation.stats import summarise
+from games.simulation.agents.annotations import AnnotationFormatError, load_annotations
+from games.simulation.agents.speaker import SpeakerStyle, StyleError
 
 
 def add_simulation_arguments(parser) -> None:

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             self.stdout.write(summary_line("all systems", games))
 
     def _websocket(self, options, simulation):
-        from games.simulation.remote import RemoteError, run_remote_participants
+        from games.simulation.drivers.remote import RemoteError, run_remote_participants
 
         if options["round_number"] is not None or options["system"]:
             raise CommandError("--round and --system do not apply with --websocket: the site assigns deployments")
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         played = [r for r in results if r.interaction_id is not None and r.role == "speaker"]
         unmatched = sum(1 for r in results if r.interaction_id is None)
         if played:
-            from games.simulation.stats import summarise
+            from games.domain.stats import summarise
 
             self.stdout.write(f"websocket games (speaker view): "
                               f"{summarise([(r.success, r.turns) for r in played]).line()}")

@@ -15,6 +15,7 @@ from games.domain.rules import (
     ActionQuality,
     GameState,
     Lettering,
+    PastTurn,
     RuleError,
     action_between,
     action_quality,
@@ -456,6 +457,46 @@ def test_game_success_and_speaker_view():
     assert game.is_over and game.turn == 2 and game.turns_left == 0
     with pytest.raises(RuleError):
         game.submit(A(deselect=fs({IMAGES[0]})))
+
+
+def test_the_history_records_each_submitted_turn_as_the_listener_lived_it():
+    game = new_game()
+    game.submit(A(select=fs({IMAGES[0], IMAGES[5]})), "the bird and the boat")
+    game.submit(A(deselect=fs({IMAGES[5]}), select=fs({IMAGES[1]})), "no, not the boat")
+    first, second = game.history
+    assert first == PastTurn(fs(), "the bird and the boat", fs({IMAGES[0], IMAGES[5]}), fs())
+    assert second.selection_before == first.selection_after == fs({IMAGES[0], IMAGES[5]})
+    assert second.action == A(deselect=fs({IMAGES[5]}), select=fs({IMAGES[1]}))
+    assert second.selection_after == game.selection == fs({IMAGES[0], IMAGES[1]})
+
+
+def test_replay_rebuilds_the_same_state_and_history():
+    game = new_game()
+    moves = [("one", A(select=fs({IMAGES[0]}))), ("two", A(select=fs({IMAGES[1], IMAGES[7]}))),
+             ("three", A(deselect=fs({IMAGES[7]}), select=fs({IMAGES[2]})))]
+    for utterance, action in moves:
+        game.submit(action, utterance)
+    replayed = GameState.replay(IMAGES[:3], IMAGES, moves)
+    assert replayed == game and replayed.history == game.history
+    assert (replayed.outcome, replayed.turn) == ("success", 3)
+
+
+@pytest.mark.parametrize("moves", [
+    [("x", A(deselect=fs({IMAGES[0]})))],  # deselects what is not selected
+    [("x", A(select=fs({"elsewhere"})))],  # outside the context
+    [("x", A(select=fs(IMAGES[:3]))), ("y", A(select=fs({IMAGES[4]})))],  # a move after the game ended
+])
+def test_replay_refuses_turns_that_are_not_a_legal_game(moves):
+    with pytest.raises(RuleError):
+        GameState.replay(IMAGES[:3], IMAGES, moves)
+
+
+def test_a_restored_state_with_a_history_must_lead_to_its_selection():
+    played = new_game()
+    played.submit(A(select=fs({IMAGES[4]})), "x")
+    with pytest.raises(RuleError):
+        GameState(played.targets, played.context, fs({IMAGES[5]}), 1, None, played.history)
+    assert GameState(played.targets, played.context, played.selection, 1, None, played.history).history == played.history
 
 
 def test_game_turn_limit():

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from games.domain.tangrams import generate_figures
-from games.simulation.speaker import SpeakerContext
+from games.simulation.agents.speaker import SpeakerContext
 
 FIGURE_COUNT = 120
 

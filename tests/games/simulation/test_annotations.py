@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from games.simulation.annotations import AnnotationFormatError, load_annotations, parse_annotations
+from games.simulation.agents.annotations import AnnotationFormatError, load_annotations, parse_annotations
 
 SAMPLE = {
     "page9-1": {"annotations": [

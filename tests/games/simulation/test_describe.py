@@ -1,11 +1,11 @@
 """Descriptions: grounded, consistent for a figure, distinguishing in a context, readable back."""
 import random
 
-from games.simulation.describe import (
+from games.simulation.agents.describe import (
     describe, distinguishes, figure_attributes, match_score, normalise, parse_mentions, with_article,
 )
-from games.simulation.shape_features import SHAPE_NAMES, shape_features
-from games.simulation.speaker import SimulatedSpeaker, SpeakerStyle
+from games.simulation.agents.shape_features import SHAPE_NAMES, shape_features
+from games.simulation.agents.speaker import SimulatedSpeaker, SpeakerStyle
 
 
 def attrs_of(figures, name):

@@ -4,9 +4,9 @@ import random
 import pytest
 
 from games.domain import rules
-from games.simulation.describe import describe, figure_attributes, with_article
-from games.simulation.listener import ListenerTurn, SimulatedHumanListener
-from games.simulation.shape_features import shape_features
+from games.simulation.agents.describe import describe, figure_attributes, with_article
+from games.simulation.agents.human_listener import ListenerTurn, SimulatedHumanListener
+from games.simulation.agents.shape_features import shape_features
 
 
 def phrase_for(figures, context, image):

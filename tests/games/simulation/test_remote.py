@@ -10,7 +10,7 @@ from django.conf import settings
 from games.models import Interaction, Participant, Round
 from games.services.lifecycle import transition_round
 from games.services.rounds import create_system, launch_round
-from games.simulation.remote import RemoteError, run_remote_participants
+from games.simulation.drivers.remote import RemoteError, run_remote_participants
 from tests.games.play_support import install_library
 from tests.live_server import daphne_server, use_a_file_test_database
 

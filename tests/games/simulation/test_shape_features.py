@@ -8,8 +8,8 @@ from PIL import Image
 from games.domain.kilogram_svg import parse_kilogram_svg
 from games.domain.tangram_render import render_png, render_svg
 from games.domain.tangrams import TangramFigure
-from games.simulation.describe import figure_attributes
-from games.simulation.shape_features import DIRECTIONS, SHAPE_NAMES, shape_features
+from games.simulation.agents.describe import figure_attributes
+from games.simulation.agents.shape_features import DIRECTIONS, SHAPE_NAMES, shape_features
 
 
 def transformed(figure: TangramFigure, fn) -> TangramFigure:

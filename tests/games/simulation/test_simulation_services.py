@@ -79,6 +79,36 @@ def test_two_games_at_a_time_give_the_same_results_as_one():
     assert [(g.success, g.turns) for g in one] == [(g.success, g.turns) for g in two]
 
 
+def test_the_recorded_turns_are_the_episodes_the_in_memory_driver_plays_under_the_same_seed():
+    from games.domain.tangrams import TangramFigure
+    from games.models import GameConfig
+    from games.simulation import SpeakerContext, SpeakerStyle, simulate_episode
+
+    for config in GameConfig.objects.filter(split="dev").order_by("name")[:2]:
+        game = play_simulated_game(config_id=config.pk, listener_kind="human", seed=12)
+        spec, polygons = selectors.simulation_context(config.pk)
+        figures = {name: TangramFigure.from_json(p) for name, p in polygons.items()}
+        episode = simulate_episode(SpeakerContext.of(spec, figures), SpeakerStyle(), None, 12,
+                                   listener_order=spec.listener_order)
+        recorded = selectors.committed_turns(game.interaction_id)
+        assert [(r["utterance"], frozenset(r["selection_before"]), frozenset(r["selection_after"])) for r in recorded] == [
+            (t.utterance, t.selection_before, t.selection_after) for t in episode.turns]
+        assert [i["move"] for i in selectors.speaker_intents_of(game.interaction_id)] == [
+            t.intent.move for t in episode.turns]
+        assert (game.success, game.turns) == (episode.success, len(episode.turns))
+
+
+def test_an_engine_that_disagrees_with_the_episode_stops_the_driver(monkeypatch):
+    real = selectors.committed_turns
+
+    def misreported(interaction_id):  # the listener's action lost on the way
+        return [{**row, "selection_after": row["selection_before"]} for row in real(interaction_id)]
+
+    monkeypatch.setattr(selectors, "committed_turns", misreported)
+    with pytest.raises(SimulationError, match="disagree"):
+        play_seed_games(count=1, seed=1, split="train", listener_kind="oracle")
+
+
 def test_bad_requests_change_nothing():
     before = Interaction.objects.count()
     with pytest.raises(SimulationError):

@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from games.domain import rules
-from games.simulation.speaker import (
+from games.simulation.agents.speaker import (
     APPROVE_NEXT, NEGATIVE, NEUTRAL, NONE, PARTIAL, POSITIVE, RESET, SILENT_NEXT, SimulatedSpeaker, SpeakerContext,
     SpeakerStyle, StyleError,
 )

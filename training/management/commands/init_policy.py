@@ -40,7 +40,7 @@ class Command(BaseCommand):
 
         if listener:
             return self._listener(out, seed, force)
-        from training.policies.hf import PolicyLoadError, load_base
+        from training.policies.hf_base import PolicyLoadError, load_base
         from training.policies.tiny import build_tiny
 
         self.stdout.write(f"training the tokenizer and building the tiny Idefics3 model (seed {seed}) ...")
@@ -59,8 +59,8 @@ class Command(BaseCommand):
         ))
 
     def _listener(self, out: Path, seed: int, force: bool) -> None:
-        from training.policies.hf import PolicyLoadError
-        from training.policies.listener import build_listener, load_listener_base
+        from training.policies.compact_listener import build_listener, load_listener_base
+        from training.policies.hf_base import PolicyLoadError
 
         self.stdout.write(f"training the tokenizer and building the compact listener (seed {seed}) ...")
         try:

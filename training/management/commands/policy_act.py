@@ -32,8 +32,9 @@ class Command(BaseCommand):
         from games.domain.rules import LETTERS, Lettering, format_action
         from training.models import PolicyCheckpoint
         from training.policies.base import ActRequest
-        from training.policies.hf import DecodingConfig, HFPolicy, PolicyLoadError, shared_base
-        from training.policies.listener import ListenerDecoding, ListenerPolicy, is_listener_folder, shared_listener_base
+        from training.policies.compact_listener import ListenerDecoding, ListenerPolicy, is_listener_folder, shared_listener_base
+        from training.policies.hf import DecodingConfig, HFPolicy
+        from training.policies.hf_base import PolicyLoadError, shared_base
         from training.policies.prompts import request_messages
         from training.selectors import tangram_pngs
 

@@ -1,4 +1,5 @@
-"""Summaries of simulated games: success rate and turns with percentile bootstrap CIs (pure)."""
+"""Means with percentile bootstrap confidence intervals, and summaries of games (success rate and
+turns), pure: the one copy for every app (simulation commands, checkpoint evaluation, benchmarks)."""
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -26,9 +26,12 @@ from dataclasses import dataclass
 
 from games.domain import rules
 from games.domain.kilogram_svg import KilogramFormatError, parse_kilogram_svg
-from games.simulation.game import derive_seed
-from games.simulation.listener import ListenerTurn, SimulatedHumanListener
-from games.simulation.speaker import SimulatedSpeaker, SpeakerContext, SpeakerStyle
+from games.simulation.agents.annotations import descriptions_for
+from games.simulation.agents.human_listener import SimulatedHumanListener
+from games.simulation.agents.speaker import SpeakerContext, SpeakerStyle
+from games.simulation.drivers.in_memory import human_listener_for
+from games.simulation.episode import Episode
+from games.domain.seeds import derive_seed
 
 HTTP_TIMEOUT = 30.0
 GAME_TIMEOUT = 900.0  # a whole game: ten turns of at most a few minutes each
@@ -198,10 +201,10 @@ class RemoteParticipant:
         url = self.browser.websocket_url(interaction_id)
         headers = {"Cookie": self.browser.cookie_header()}
         game_seed = derive_seed(self.seed, self.worker, interaction_id)
-        speaker = listener = None
-        seen_selection: frozenset[str] = frozenset()
+        episode: Episode | None = None  # the speaker's side: its game, stepped with what the frames show
+        listener: SimulatedHumanListener | None = None  # the listener's side (it never sees the targets)
+        heard: list[rules.PastTurn] = []  # the listener's memory of the game
         done_turns: set[int] = set()
-        history: list[ListenerTurn] = []
         async with connect(url, additional_headers=headers, origin=self.browser.base, open_timeout=HTTP_TIMEOUT) as ws:
             async with asyncio.timeout(GAME_TIMEOUT):
                 async for raw in ws:
@@ -212,38 +215,37 @@ class RemoteParticipant:
                         continue
                     state = frame["state"]
                     role = state["role"]
-                    if state["outcome"] is not None:
-                        return role, bool(state["outcome"]["success"]), int(state["turn"])
                     turn = state["turn"]
-                    if speaker is None and listener is None:
+                    if episode is not None:
+                        _follow(episode, state)
+                    if state["outcome"] is not None:
+                        return role, bool(state["outcome"]["success"]), int(turn)
+                    if episode is None and listener is None:
                         figures = await self._figures(state["images"])
                         order = tuple(image["id"] for image in state["images"])
+                        descriptions = descriptions_for(self.descriptions, order)
                         if role == "speaker":
-                            descriptions = self._descriptions_for(order)
-                            speaker = SimulatedSpeaker(
-                                SpeakerContext(order, frozenset(state["targets"]), figures, descriptions),
-                                self.style, seed=derive_seed(game_seed, "speaker"))
+                            if turn:
+                                raise RemoteError(f"joined game {interaction_id} as the speaker after its first turn")
+                            context = SpeakerContext(order, frozenset(state["targets"]), figures, descriptions)
+                            episode = Episode.start(context, self.style, seed=derive_seed(game_seed, "speaker"))
                         else:
-                            listener = SimulatedHumanListener(order, figures, accuracy=self.accuracy,
-                                                              seed=derive_seed(game_seed, "listener"),
-                                                              descriptions=self._descriptions_for(order))
+                            listener = human_listener_for(order, figures, game_seed, listener_order=order,
+                                                          accuracy=self.accuracy, descriptions=descriptions)
                     if turn in done_turns:
                         continue
-                    if speaker is not None and state["can_send"]:
-                        after = frozenset(state["selection"])
-                        move = speaker.first_move() if turn == 0 else speaker.react(seen_selection, after)
-                        seen_selection = after
+                    if episode is not None and state["can_send"]:
                         done_turns.add(turn)
                         await asyncio.sleep(self.pace)
-                        await ws.send(json.dumps({"type": "utterance", "turn": turn, "text": move.text}))
+                        await ws.send(json.dumps({"type": "utterance", "turn": turn, "text": episode.utterance}))
                     elif listener is not None and state["can_click"]:
                         said = [c["text"] for c in state["chat"] if c["turn"] == turn]
                         if not said:
                             continue
                         done_turns.add(turn)
                         before = frozenset(state["selection"])
-                        action = listener.act(said[-1], before, tuple(history))
-                        history.append(ListenerTurn(said[-1], action))
+                        action = listener.act(said[-1], before, heard)
+                        heard.append(rules.PastTurn(before, said[-1], action.select, action.deselect))
                         for image in sorted(action.toggled):
                             await asyncio.sleep(self.pace)
                             await ws.send(json.dumps({"type": "toggle", "turn": turn, "image": image}))
@@ -251,11 +253,24 @@ class RemoteParticipant:
                         await ws.send(json.dumps({"type": "submit", "turn": turn}))
         raise RemoteError(f"the websocket of game {interaction_id} closed before the game ended")
 
-    def _descriptions_for(self, images: Iterable[str]):
-        if not self.descriptions:
-            return None
-        found = {i: tuple(self.descriptions[i]) for i in images if i in self.descriptions}
-        return found or None
+
+def _follow(episode: Episode, state: dict) -> None:
+    """Step the speaker's episode with the turn the site reports played (the speaker is shown the
+    submitted selection), and check that the site's game and the episode agree."""
+    if state["turn"] == episode.state.turn + 1:
+        episode.submit(rules.action_between(episode.selection, frozenset(state["selection"])))
+    elif state["turn"] != episode.state.turn:
+        raise RemoteError(f"the site is at turn {state['turn']}, the speaker at {episode.state.turn}")
+    outcome = state["outcome"]
+    if outcome is None:
+        disagree = episode.over
+    elif outcome.get("reason") in rules.OUTCOMES:
+        disagree = not episode.over or bool(outcome["success"]) != episode.success
+    else:  # ended for another reason (a player idle): no rule of the game decided it
+        disagree = False
+    if disagree:
+        raise RemoteError(f"the site's game (turn {state['turn']}, outcome {outcome}) and the speaker's "
+                          f"({episode.outcome}) disagree")
 
 
 def run_remote_participants(

@@ -1,6 +1,6 @@
 import pytest
 
-from games.simulation.stats import bootstrap_ci, summarise
+from games.domain.stats import bootstrap_ci, summarise
 
 
 def test_the_interval_brackets_the_mean_and_shrinks_with_more_data():

@@ -1,5 +1,7 @@
 """The compact listener: a small purpose-built vision-and-language model that scores a toggle per image.
 
+(A model policy. The simulated *human* listener, a rule-based agent, lives in ``games.simulation``.)
+
 Why it exists: a tiny Idefics model learns the *format* of the game on a CPU in minutes but not the
 *selection* (binding images to letters is the slow part; see docs/policies.md). This model is built for
 the job and learns the game on two CPU cores in a few minutes, so the demo, the tests and dry runs of
@@ -22,14 +24,9 @@ Idefics backend does. Every sample is a well-formed action, so the grammar-const
 from __future__ import annotations
 
 import io
-import json
-import logging
 import math
 import os
 import random
-import shutil
-import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,20 +38,21 @@ from torch.nn import functional as F
 from transformers import PretrainedConfig, PreTrainedModel
 
 from games.domain.rules import Action, Lettering, RuleError, format_action
+from training.policies import adapters
 from training.policies.adapters import AdapterHost, PolicyLoadError
-from training.policies.base import ActRequest, ActResult, ScoreExample
-from training.policies.common import DecodedImages, ImageError, error_result
-from training.policies.common import short_error as _short
-
-log = logging.getLogger(__name__)
+from training.policies.base import ActRequest, ActResult, ScoreExample, TrainTerms, check_temperature
+from training.policies.common import (
+    DecodedImages, ImageError, ImageSource, act_each, attach_adapter, short_error,
+)
+from training.policies.loading import (
+    SharedBases, check_output_folder, folder_model_type, load_checked_weights, require_folder, staged_folder,
+)
 
 MODEL_TYPE = "respect_toggle_listener"
 NUM_FLAGS = 4  # selected now, selected by the last action, deselected by the last action, ever deselected
 CLS, SEP, PAD, UNK = "[CLS]", "[SEP]", "[PAD]", "[UNK]"
 # LoRA on every linear layer of the fusion transformer and the image projection.
 LORA_TARGETS = r".*(q_proj|k_proj|v_proj|o_proj|up_proj|down_proj|image_proj)$"
-
-ImageSource = Any  # Callable[[Sequence[str]], Mapping[str, bytes]]
 
 
 # ----------------------------------------------------------------------------- model
@@ -383,10 +381,7 @@ class ListenerBase(AdapterHost):
 
 def is_listener_folder(path: str | os.PathLike) -> bool:
     """Whether a model folder holds a compact listener (by its config's model_type)."""
-    try:
-        return json.loads((Path(path) / "config.json").read_text()).get("model_type") == MODEL_TYPE
-    except (OSError, ValueError, AttributeError):
-        return False
+    return folder_model_type(path) == MODEL_TYPE
 
 
 def load_listener_base(path: str | os.PathLike, *, device: str = "cpu") -> ListenerBase:
@@ -394,39 +389,28 @@ def load_listener_base(path: str | os.PathLike, *, device: str = "cpu") -> Liste
 
     _quiet_transformers()
     folder = Path(path)
-    if not folder.is_dir():
-        raise PolicyLoadError(f"base model {folder}: folder does not exist")
+    require_folder(folder)
     if not is_listener_folder(folder):
         raise PolicyLoadError(f"base model {folder}: no config.json of a {MODEL_TYPE} model")
     try:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
     except Exception as exc:
-        raise PolicyLoadError(f"base model {folder}: cannot load the tokenizer ({_short(exc)})") from exc
+        raise PolicyLoadError(f"base model {folder}: cannot load the tokenizer ({short_error(exc)})") from exc
     if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
         raise PolicyLoadError(f"base model {folder}: the tokenizer has no {CLS}/{SEP} tokens")
-    try:
-        model, info = ToggleListenerModel.from_pretrained(folder, local_files_only=True, output_loading_info=True)
-    except Exception as exc:
-        raise PolicyLoadError(f"base model {folder}: cannot load the weights ({_short(exc)})") from exc
-    broken = sorted(info.get("missing_keys", ())) + sorted(str(k) for k in info.get("mismatched_keys", ()))
-    if broken:
-        raise PolicyLoadError(f"base model {folder}: weights missing or mismatched: {', '.join(broken[:5])}")
+    model = load_checked_weights(folder, ToggleListenerModel.from_pretrained)
     if len(tokenizer) > model.config.vocab_size:
         raise PolicyLoadError(f"base model {folder}: tokenizer ({len(tokenizer)}) larger than the model's vocabulary")
     model.to(device).eval()
     return ListenerBase(folder, model, tokenizer, device)
 
 
-_bases: dict[str, ListenerBase] = {}
-_bases_lock = threading.Lock()
+_bases: SharedBases[ListenerBase] = SharedBases(load_listener_base)
 
 
 def shared_listener_base(path: str | os.PathLike) -> ListenerBase:
-    key = os.path.realpath(path)
-    with _bases_lock:
-        if key not in _bases:
-            _bases[key] = load_listener_base(path)
-        return _bases[key]
+    """One loaded compact listener per folder in this process (on the CPU), shared by its adapters."""
+    return _bases.get(path, "cpu")
 
 
 @dataclass(frozen=True)
@@ -434,9 +418,7 @@ class ListenerDecoding:
     temperature: float = 1.0  # 0 = greedy (the single most likely action)
 
     def __post_init__(self) -> None:
-        t = self.temperature
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (t >= 0 and math.isfinite(t)):
-            raise ValueError("temperature must be a non-negative number")
+        check_temperature(self.temperature, allow_zero=True)
 
 
 class ListenerPolicy:
@@ -454,9 +436,8 @@ class ListenerPolicy:
         seed: int | None = None,
     ):
         self.base = base
-        self.adapter = base.adapter(adapter_path) if adapter_path else None
+        self.adapter, self.name = attach_adapter(base, adapter_path, name)
         self.decoding = decoding
-        self.name = name or (f"{base.path.name}+{Path(adapter_path).name}" if adapter_path else base.path.name)
         size = base.config.image_size
         self._pixels = DecodedImages(images, lambda png: png_to_pixels(png, size), image_cache_size)
         self._generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -515,23 +496,18 @@ class ListenerPolicy:
     def act(self, requests: Sequence[ActRequest]) -> list[ActResult]:
         """Sample one action per request; a request that cannot be encoded (bad order, missing image)
         gets the recorded error fallback and the others are still answered."""
-        results: list[ActResult | None] = [None] * len(requests)
-        ready: list[tuple[int, EncodedRequest]] = []
-        for i, request in enumerate(requests):
-            try:
-                encoded = self.encode(request)
-                self.pixels(encoded.images)
-                ready.append((i, encoded))
-            except (RuleError, ImageError, ValueError) as exc:
-                log.warning("policy %s cannot answer request %s: %s", self.name, i, exc)
-                results[i] = error_result(request, str(exc))
-        if ready:
-            for (i, _), result in zip(ready, self._sample([requests[i] for i, _ in ready], [e for _, e in ready])):
-                results[i] = result
-        return [r for r in results if r is not None]
+        return act_each(
+            self.name, requests, self._prepare,
+            lambda _, ready: self._sample([r for r, _ in ready], [e for _, e in ready]),
+        )
+
+    def _prepare(self, index: int, request: ActRequest) -> tuple[None, tuple[ActRequest, EncodedRequest]]:
+        encoded = self.encode(request)
+        self.pixels(encoded.images)  # ImageError now, for this request alone
+        return None, (request, encoded)
 
     @torch.inference_mode()
-    def _sample(self, requests: list[ActRequest], encoded: list[EncodedRequest]) -> list[ActResult]:
+    def _sample(self, requests: Sequence[ActRequest], encoded: Sequence[EncodedRequest]) -> list[ActResult]:
         with self.base.active(self.adapter) as model:
             logits = self.logits(model, encoded).float().cpu()
         # A system's decoding temperature (ActRequest.decoding) overrides the policy's default; 0 is
@@ -570,11 +546,19 @@ class ListenerPolicy:
 
     # -- scoring ---------------------------------------------------------------------------------
 
+    def train_terms(self, model, examples: Sequence[ScoreExample]) -> TrainTerms:
+        """log p(action) per example (one exact distribution over actions: length 1) and the smoothing
+        term S, the cross-entropy of each image's select/keep against a fair coin, averaged over the
+        images; differentiable (training passes the model in train mode)."""
+        toggles = torch.tensor([self.toggles_of(ex) for ex in examples], device=self.base.device)
+        logits = self.logits(model, [self.encode(ex.request) for ex in examples]).float()
+        logp = action_log_probs(logits, toggles)
+        smoothing = -0.5 * (F.logsigmoid(logits) + F.logsigmoid(-logits)).mean(-1)
+        return TrainTerms(logp, torch.ones_like(logp), smoothing)
+
     def log_probs(self, model, examples: Sequence[ScoreExample]) -> torch.Tensor:
         """log p(action) per example, differentiable (training passes the model in train mode)."""
-        toggles = torch.tensor([self.toggles_of(ex) for ex in examples], device=self.base.device)
-        logits = self.logits(model, [self.encode(ex.request) for ex in examples])
-        return action_log_probs(logits, toggles)
+        return self.train_terms(model, examples).logp
 
     @torch.inference_mode()
     def score(self, examples: Sequence[ScoreExample], batch_size: int = 64) -> list[float]:
@@ -594,8 +578,7 @@ def build_listener(
     """Build an untrained compact listener (tokenizer trained on game text plus ``corpus``) and save it
     with ``save_pretrained`` (staged in a temporary folder, then moved into place)."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty")
+    check_output_folder(out, overwrite)
     vocab_size = config.pop("vocab_size", 1024)
     tokenizer = train_listener_tokenizer(listener_corpus(seed, corpus), vocab_size)
     cfg = ToggleListenerConfig(
@@ -609,27 +592,16 @@ def build_listener(
 
 
 def save_listener(model: ToggleListenerModel, tokenizer, out: Path) -> None:
+    """Save a listener and its tokenizer into ``out``, atomically (``loading.staged_folder``)."""
     _quiet_transformers()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".listener-", dir=out.parent))
-    staging.chmod(0o755)
-    try:
+    with staged_folder(Path(out), prefix=".listener-") as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
-def lora_config(r: int = 8, alpha: int = 8, dropout: float = 0.1, **kwargs: Any):
-    """The study's LoRA settings (r = alpha = 8, dropout 0.1, gaussian init) on this model's linears."""
-    from peft import LoraConfig
-
-    kwargs.setdefault("init_lora_weights", "gaussian")
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS, **kwargs)
+def lora_config(**kwargs: Any):
+    """The study's LoRA (``adapters.lora_config``) on this model's linear layers."""
+    return adapters.lora_config(LORA_TARGETS, **kwargs)
 
 
 __all__ = [

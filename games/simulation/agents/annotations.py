@@ -8,6 +8,7 @@ reason naming the first problem found.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 MAX_FILE_BYTES = 200_000_000
@@ -76,3 +77,14 @@ def load_annotations(path: str | Path) -> dict[str, tuple[str, ...]]:
     except OSError as exc:
         raise AnnotationFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
     return parse_annotations(raw)
+
+
+def descriptions_for(
+    descriptions: Mapping[str, Sequence[str]] | None, images: Iterable[str]
+) -> dict[str, tuple[str, ...]] | None:
+    """The descriptions of one context's ``images`` (None when none of them has any): what a game's
+    speaker and listener are given."""
+    if not descriptions:
+        return None
+    found = {i: tuple(descriptions[i]) for i in images if i in descriptions}
+    return found or None

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from respect_site.celery import QUEUES, ping
+from training.tasks import act_health
 
 
 class Command(BaseCommand):
@@ -26,11 +27,7 @@ class Command(BaseCommand):
         missing = []
         for name in queue or QUEUES:
             started = time.monotonic()
-            task = ping
-            if name == "inference":
-                from training.tasks import act_health
-
-                task = act_health
+            task = act_health if name == "inference" else ping
             try:
                 answer = task.apply_async(queue=name).get(timeout=timeout)
             except Exception as exc:  # timeout or broker error: report it, check the next queue

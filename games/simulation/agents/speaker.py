@@ -12,12 +12,14 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from typing import Protocol
 
 from games.domain import rules
+from games.domain.game_configs import ContextSpec
 from games.domain.tangrams import TangramFigure
-from games.simulation import phrases
-from games.simulation.describe import describe, figure_attributes, with_article
-from games.simulation.shape_features import shape_features
+from games.simulation.agents import phrases
+from games.simulation.agents.describe import describe, figure_attributes, with_article
+from games.simulation.agents.shape_features import shape_features
 
 POSITIVE, NEUTRAL, NEGATIVE, NONE = "positive", "neutral", "negative", "none"
 
@@ -124,6 +126,12 @@ class SpeakerContext:
         if missing:
             raise rules.RuleError(f"no figure for image {missing[0]!r}")
 
+    @classmethod
+    def of(cls, spec: ContextSpec, figures: Mapping[str, TangramFigure],
+           descriptions: Mapping[str, Sequence[str]] | None = None) -> SpeakerContext:
+        """The speaker's view of a game context: its screen order and the targets."""
+        return cls(spec.speaker_order, spec.targets, figures, descriptions)
+
 
 @dataclass(frozen=True)
 class SpeakerMove:
@@ -133,6 +141,22 @@ class SpeakerMove:
     move: str  # one of MOVES
     target: str  # the target it is describing now ("" when none, e.g. only asking to remove)
     details: dict = field(default_factory=dict)
+
+
+class Speaker(Protocol):
+    """What the drivers (through ``Episode``) need of a simulated speaker: ``first_move`` once, then
+    ``react`` to every submitted selection until the game ends. Other kinds of speaker (a population's
+    members) only have to provide these."""
+
+    def first_move(self) -> SpeakerMove: ...
+
+    def react(self, selection_before: frozenset[str], selection_after: frozenset[str]) -> SpeakerMove: ...
+
+
+def build_speaker(context: SpeakerContext, style: SpeakerStyle | None = None, *, seed: int) -> Speaker:
+    """The one place a game's simulated speaker is made, from its style and its own seed: every driver
+    gets its speaker here (through ``Episode.start``), so speaker populations plug in here."""
+    return SimulatedSpeaker(context, style, seed=seed)
 
 
 class SimulatedSpeaker:

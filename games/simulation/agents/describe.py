@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from games.simulation.shape_features import DIRECTIONS, SHAPE_NAMES, ShapeFeatures
+from games.simulation.agents.shape_features import DIRECTIONS, SHAPE_NAMES, ShapeFeatures
 
 # Attribute keys in the order they are preferred when they rule out equally many images.
 ATTRIBUTE_ORDER = ("proportion", "facing", "out", "pointy", "flat", "heavy", "symmetric", "hole", "out2")

@@ -13,16 +13,28 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from games.domain import rules
 from games.domain.tangrams import TangramFigure
-from games.simulation.describe import Mention, figure_attributes, match_score, normalise, parse_mentions
-from games.simulation.shape_features import shape_features
+from games.simulation.agents.describe import Mention, figure_attributes, match_score, normalise, parse_mentions
+from games.simulation.agents.shape_features import shape_features
+
+
+class HeardTurn(Protocol):
+    """One past turn as the listener remembers it: what was said and what it did (image ids).
+    ``rules.PastTurn`` (a ``GameState``'s history) is one; so is ``ListenerTurn``."""
+
+    @property
+    def utterance(self) -> str: ...
+
+    @property
+    def action(self) -> rules.Action: ...
 
 
 @dataclass(frozen=True)
 class ListenerTurn:
-    """One past turn as the listener remembers it: what was said and what it did (image ids)."""
+    """A remembered turn without its selection (for callers that have no ``GameState``)."""
 
     utterance: str
     action: rules.Action
@@ -122,7 +134,7 @@ class SimulatedHumanListener:
 
     # --- acting ----------------------------------------------------------------------------------------
 
-    def act(self, utterance: str, selection: frozenset[str], history: Sequence[ListenerTurn] = ()) -> rules.Action:
+    def act(self, utterance: str, selection: frozenset[str], history: Sequence[HeardTurn] = ()) -> rules.Action:
         selection = frozenset(selection)
         if not selection <= set(self.order):
             raise rules.RuleError("the selection holds images outside the context")
@@ -203,7 +215,7 @@ class SimulatedHumanListener:
         else:
             select.add(image)
 
-    def _last_description(self, history: Sequence[ListenerTurn]):
+    def _last_description(self, history: Sequence[HeardTurn]):
         for turn in reversed(history):
             for intent, mention, words in self._segments(normalise(turn.utterance)):
                 if intent == "select":

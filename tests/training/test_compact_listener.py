@@ -11,7 +11,7 @@ from games.domain.tangrams import generate_figures
 from training.learning.supervised import TrainConfig, exact_match_accuracy, train_supervised
 from training.policies.adapters import PolicyLoadError
 from training.policies.base import ActRequest, PastTurn, ScoreExample
-from training.policies.listener import (
+from training.policies.compact_listener import (
     ListenerDecoding, ListenerPolicy, action_log_probs, build_listener, greedy_toggles, image_flags,
     is_listener_folder, load_listener_base, lora_config, sample_toggles,
 )

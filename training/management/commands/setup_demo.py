@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from games.models import Round
+from games.services.journey import open_round
 from games.services.rounds import RoundError, create_system, launch_round
 from training.selectors import checkpoint_id_by_name
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
                     description="The initial policy (train_seed): the compact listener with its seed adapter.",
                 )
                 systems.append(("SEED", seed))
-            current = Round.objects.filter(status=Round.Status.OPEN).first()
+            current = open_round()
             if current is None:
                 current = launch_round(systems=systems, queue_size=queue_size, split=split)
         except RoundError as exc:

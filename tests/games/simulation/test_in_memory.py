@@ -1,8 +1,8 @@
 """Whole games in memory: rules kept, turns consistent, ground truth per turn, seeded."""
 from games.domain import rules
-from games.simulation.game import play_game, simulate_game_in_memory
-from games.simulation.speaker import SpeakerStyle
-from games.simulation.stats import summarise
+from games.domain.stats import summarise
+from games.simulation.agents.speaker import SpeakerStyle
+from games.simulation.drivers.in_memory import play_game, simulate_game_in_memory
 
 
 def test_a_game_follows_the_rules_and_records_the_intent_of_every_turn(contexts):

@@ -1,0 +1,235 @@
+"""The retraining loop of a round: one objective over a ``Dataset`` (torch; backend-agnostic).
+
+Two tasks are trained together, as in the study: the seed data (imitation, SUP loss) and the
+interaction data (the objective's loss). Each step takes one batch of one task, the task drawn in
+proportion to its size (as shuffling all batches of all tasks together per epoch does). The policy
+gives differentiable ``train_terms(model, examples) -> TrainTerms`` (``training.policies.base``) (log π(a), the action's length
+normaliser, the smoothing term S); both model backends provide it.
+
+Checkpoint selection: every ``eval_every`` steps (and at the end) the mean log-probability of the
+held-out slice's desirable actions is measured; the trainable weights of the best evaluation are
+restored at the end (the study kept the best epoch by held-out accuracy; a mean log-likelihood needs
+no decoding and ranks the same way on a small slice without ties).
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from training.learning.datasets import INTERACTION_TASK, OBJECTIVES, SEED_TASK, Dataset, TrainingExample, unrelated_action
+from training.learning.objectives import (
+    KTO_BETA,
+    clamped_log,
+    kto_loss,
+    kto_reference_point,
+    reinforce_loss,
+    sup_loss,
+)
+from training.learning.supervised import TrainConfig, batches, learning_rate_at
+from training.policies.base import ScoreExample
+
+
+class RetrainError(ValueError):
+    """Settings or data that retraining cannot use (one-line reason)."""
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    """A system's ``hyperparameters["training"]``; defaults fit the compact listener on a CPU."""
+
+    steps: int = 600
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 10
+    schedule: str = "cosine"
+    grad_clip: float = 1.0
+    eval_every: int = 100
+    held_out_share: float = 0.1
+    kto_beta: float = KTO_BETA
+    shuffle_contexts: bool = True
+    continue_from_previous: bool = False  # start from the last round's adapter instead of a fresh LoRA
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise RetrainError(f"training.{name} must be a whole number >= 1; got {value!r}")
+        for name in ("learning_rate", "kto_beta"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
+                raise RetrainError(f"training.{name} must be a positive number; got {value!r}")
+        if not 0 <= self.held_out_share < 1:
+            raise RetrainError(f"training.held_out_share must be in [0, 1); got {self.held_out_share!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise RetrainError("training.schedule must be 'cosine' or 'constant'")
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> RetrainSettings:
+        if raw is None:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise RetrainError("training settings must be a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise RetrainError(f"unknown training settings: {', '.join(map(str, unknown))} (known: {', '.join(sorted(known))})")
+        try:
+            return cls(**dict(raw))
+        except TypeError as exc:
+            raise RetrainError(f"training settings: {exc}") from None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            steps=self.steps, batch_size=self.batch_size, learning_rate=float(self.learning_rate),
+            weight_decay=self.weight_decay, warmup_steps=self.warmup_steps, schedule=self.schedule,
+            grad_clip=self.grad_clip, seed=self.seed, log_every=max(1, min(25, self.steps)),
+        )
+
+
+@dataclass
+class RetrainReport:
+    steps: int
+    rows: dict
+    seconds: float
+    loss_curve: list = field(default_factory=list)  # [step, mean loss]
+    held_out_curve: list = field(default_factory=list)  # [step, mean held-out log-prob]
+    best_step: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def score_example(example: TrainingExample, unrelated: bool = False) -> ScoreExample:
+    turn = example.turn
+    action = unrelated_action(turn) if unrelated else turn.action
+    return ScoreExample(turn.request, select=action.select, deselect=action.deselect)
+
+
+def example_losses(policy, model, objective: str, task: str, batch: Sequence[TrainingExample], *,
+                   beta: float) -> torch.Tensor:
+    """Per-example losses of one batch of one task."""
+    terms = policy.train_terms(model, [score_example(e) for e in batch])
+    logp, length, smoothing = terms.logp, terms.length.to(terms.logp.dtype), terms.smoothing
+    if task == SEED_TASK or objective in ("sup", "seed_only"):
+        return sup_loss(logp, length, smoothing)
+    reward = torch.tensor([e.reward for e in batch], dtype=logp.dtype, device=logp.device)
+    logged = torch.tensor([e.logged_probability for e in batch], dtype=logp.dtype, device=logp.device)
+    if objective in ("rl", "final_reward"):
+        return reinforce_loss(logp, reward, logged, length, smoothing)
+    if objective == "kto":
+        if any(e.reference_unrelated_logp is None for e in batch):
+            raise RetrainError("KTO needs the reference log-probabilities of the unrelated actions")
+        unrelated = policy.train_terms(model, [score_example(e, unrelated=True) for e in batch]).logp
+        reference = torch.tensor([e.reference_unrelated_logp for e in batch], dtype=logp.dtype, device=logp.device)
+        z = kto_reference_point(unrelated, reference)
+        return kto_loss(logp, clamped_log(logged), reward > 0, z, smoothing, beta=beta)
+    raise RetrainError(f"unknown objective {objective!r}")
+
+
+@torch.no_grad()
+def held_out_score(policy, model, examples: Sequence[TrainingExample], batch_size: int) -> float | None:
+    """Mean log π(a) over the held-out desirable examples (None when there are none)."""
+    wanted = [e for e in examples if e.desirable]
+    if not wanted:
+        return None
+    total = 0.0
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(wanted), batch_size):
+            batch = wanted[start: start + batch_size]
+            total += float(policy.train_terms(model, [score_example(e) for e in batch]).logp.sum())
+    finally:
+        model.train(was_training)
+    return total / len(wanted)
+
+
+def retrain(
+    policy,
+    model: torch.nn.Module,
+    dataset: Dataset,
+    settings: RetrainSettings,
+    *,
+    progress: Callable[[int, float], None] | None = None,
+) -> RetrainReport:
+    """Train ``model``'s trainable parameters on ``dataset`` for ``settings.steps`` steps; the best
+    held-out weights are restored at the end. The model is left in eval mode."""
+    objective = dataset.objective
+    if objective not in OBJECTIVES:
+        raise RetrainError(f"unknown objective {objective!r}")
+    config = settings.train_config()
+    tasks = {name: dataset.task(name) for name in (SEED_TASK, INTERACTION_TASK)}
+    tasks = {name: rows for name, rows in tasks.items() if rows}
+    if not tasks:
+        raise RetrainError("the dataset has no training rows")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise RetrainError("the model has no trainable parameters")
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    names = sorted(tasks)
+    weights = [len(tasks[n]) for n in names]
+    streams = {n: batches(len(tasks[n]), config.batch_size, config.seed + i) for i, n in enumerate(names)}
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    report = RetrainReport(steps=config.steps, rows={n: len(r) for n, r in tasks.items()}, seconds=0.0)
+    best_score, best_state = None, None
+
+    def evaluate(step: int) -> None:
+        nonlocal best_score, best_state
+        score = held_out_score(policy, model, dataset.held_out, config.batch_size)
+        if score is None:
+            return
+        report.held_out_curve.append([step, round(score, 5)])
+        if best_score is None or score > best_score:
+            best_score, report.best_step = score, step
+            best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    started = time.monotonic()
+    window: list[float] = []
+    model.train()
+    try:
+        evaluate(0)
+        for step in range(config.steps):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(step, config)
+            task = rng.choices(names, weights)[0]
+            batch = [tasks[task][i] for i in next(streams[task])]
+            loss = example_losses(policy, model, objective, task, batch, beta=settings.kto_beta).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            window.append(float(loss.detach()))
+            done = step + 1
+            if done % config.log_every == 0 or done == config.steps:
+                mean = sum(window) / len(window)
+                report.loss_curve.append([done, round(mean, 5)])
+                window.clear()
+                if progress:
+                    progress(done, mean)
+            if done % settings.eval_every == 0 or done == config.steps:
+                evaluate(done)
+        if best_state is not None:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    if n in best_state:
+                        p.copy_(best_state[n])
+    finally:
+        model.eval()
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+__all__ = ["RetrainError", "RetrainSettings", "RetrainReport", "example_losses", "held_out_score", "retrain"]
