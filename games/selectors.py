@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from games.domain import rules
 from games.domain.game_configs import ContextSpec
@@ -224,11 +224,13 @@ def recorded_games(interaction_ids: Iterable[int]) -> list[RecordedGame]:
     return games
 
 
-def system_game_ids(system_id: int, up_to_round: int) -> list[int]:
-    """The ended study games of a system's own deployments in rounds <= ``up_to_round`` (D≤ρ), oldest first."""
+def system_game_ids(system_id: int, up_to_round: int, *, first_round: int = 0) -> list[int]:
+    """The ended study games of a system's own deployments in rounds ``first_round`` .. ``up_to_round``
+    (all rounds <= ρ by default: D≤ρ), oldest first."""
     return list(
         Interaction.objects.filter(
             deployment__system_id=system_id, deployment__round__number__lte=up_to_round,
+            deployment__round__number__gte=first_round,
             purpose=Interaction.Purpose.STUDY, status=Interaction.Status.ENDED, turn_count__gt=0,
         ).order_by("pk").values_list("pk", flat=True)
     )
@@ -279,6 +281,46 @@ def intent_feedback_counts(interaction_ids=None) -> dict[tuple[str, str], int]:
 
 
 # --- feedback decoding and evaluation (read by the feedback app) ----------------------------------------
+
+
+def round_deployments(round_number: int) -> list[dict]:
+    """A round's deployments with their systems: ``deployment_id``, ``round_id``, ``round_number``,
+    ``round_status``, ``system_id``, ``system_name``, ``listener_kind``, ``decoder``, ``objective``,
+    ``hyperparameters``, ``checkpoint_id``, ``games`` (ended study games). LookupError for a missing round."""
+    round_ = Round.objects.filter(number=round_number).first()
+    if round_ is None:
+        raise LookupError(f"no round {round_number}")
+    rows = (
+        Deployment.objects.filter(round=round_).select_related("system").order_by("system__name")
+        .annotate(ended=Count("interactions", filter=Q(
+            interactions__status=Interaction.Status.ENDED, interactions__purpose=Interaction.Purpose.STUDY)))
+    )
+    return [
+        {
+            "deployment_id": d.pk, "round_id": round_.pk, "round_number": round_.number, "round_status": round_.status,
+            "system_id": d.system_id, "system_name": d.system.name, "listener_kind": d.system.listener_kind,
+            "decoder": d.system.decoder, "objective": d.system.objective,
+            "hyperparameters": d.system.hyperparameters, "checkpoint_id": d.checkpoint_id, "games": d.ended,
+        }
+        for d in rows
+    ]
+
+
+def round_plan(round_number: int) -> dict:
+    """How a round was launched, to launch the next one alike: ``id``, ``status``, ``queue_size``, ``split``
+    (its configs' split), ``settings`` (timing and pay). LookupError for a missing round."""
+    round_ = Round.objects.filter(number=round_number).first()
+    if round_ is None:
+        raise LookupError(f"no round {round_number}")
+    splits = sorted(set(round_.queue.values_list("config__split", flat=True)))
+    return {
+        "id": round_.pk, "status": round_.status, "queue_size": round_.queue.count(), "split": splits[0] if len(splits) == 1 else None,
+        "settings": round_.settings,
+    }
+
+
+def latest_round_number() -> int | None:
+    return Round.objects.order_by("-number").values_list("number", flat=True).first()
 
 
 def feedback_deployments(round_number: int, system_name: str | None = None) -> list[dict]:

@@ -129,6 +129,10 @@ if INFERENCE_BATCH_WINDOW_MS < 0 or INFERENCE_MAX_BATCH < 1:
     raise ImproperlyConfigured("INFERENCE_BATCH_WINDOW_MS must be >= 0 and INFERENCE_MAX_BATCH >= 1")
 # Embedded default: the web process also sweeps overdue games (production runs `game_clock`).
 GAME_CLOCK_IN_PROCESS = env_bool("GAME_CLOCK_IN_PROCESS", not REDIS_URL)
+# Training runs (training/services/runs.py): a running run without a heartbeat for this long is taken
+# as dead and may be claimed again; train_round waits this long for its runs.
+TRAINING_RUN_STALE_SECONDS = env_int("TRAINING_RUN_STALE_SECONDS", 600)
+TRAINING_WAIT_SECONDS = env_int("TRAINING_WAIT_SECONDS", 6 * 3600)
 # Keyed hashing of worker ids; keep it stable across SECRET_KEY rotations by setting it explicitly.
 PARTICIPANT_HASH_KEY = env_str("PARTICIPANT_HASH_KEY")
 # Websocket frames per second allowed from one connection before frames are refused.

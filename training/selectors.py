@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from games import selectors as games_selectors
+from games.selectors import RecordedGame
 from games.models import Tangram
 from training.learning.examples import PlayedTurn
 from training.policies.base import ActRequest, DecodingSettings, decoding_from_hyperparameters
@@ -35,21 +36,26 @@ def bot_request(interaction_id: int, turn: int) -> ActRequest:
     )
 
 
-def played_turns(interaction_ids: Sequence[int]) -> list[PlayedTurn]:
-    """Every recorded turn of these interactions as ``PlayedTurn`` (the request the listener saw, the
-    action it took, the targets), in game and turn order."""
-    out = []
-    for game in games_selectors.recorded_games(interaction_ids):
-        history = game.state.history
-        for index, (past, logged) in enumerate(zip(history, game.turns)):
-            request = ActRequest(
+def played_turns_of(game: RecordedGame) -> list[PlayedTurn]:
+    """A recorded game's turns as ``PlayedTurn`` (the request the listener saw, the action it took, the
+    targets), in turn order: the requests are sliced from the game's one history."""
+    history = game.state.history
+    return [
+        PlayedTurn(
+            request=ActRequest(
                 interaction_id=game.interaction_id, turn=index, listener_order=game.context.listener_order,
                 history=history[:index], utterance=past.utterance, selection=past.selection_before,
                 listener_kind=game.listener_kind, checkpoint_id=logged.checkpoint_id,
-            )
-            out.append(PlayedTurn(request=request, action=past.action, targets=game.state.targets,
-                                  game=str(game.interaction_id)))
-    return out
+            ),
+            action=past.action, targets=game.state.targets, game=str(game.interaction_id),
+        )
+        for index, (past, logged) in enumerate(zip(history, game.turns))
+    ]
+
+
+def played_turns(interaction_ids: Sequence[int]) -> list[PlayedTurn]:
+    """Every recorded turn of these interactions as ``PlayedTurn``, in game and turn order."""
+    return [turn for game in games_selectors.recorded_games(interaction_ids) for turn in played_turns_of(game)]
 
 
 def seed_game_ids(split: str, count: int) -> list[int]:

@@ -56,3 +56,13 @@ def _warm_up_inference(sender=None, **kwargs) -> None:
             close_old_connections()
 
     threading.Thread(target=run, name="inference-warm-up", daemon=True).start()
+
+
+@shared_task(name="training.tasks.train_run", acks_late=True, ignore_result=True)
+def train_run(run_id: int) -> None:
+    """Train one TrainingRun (``training`` queue; run the worker with ``--concurrency 1``: one run per
+    worker at a time). Idempotent: a run that succeeded, or that a live worker holds, is left alone; a
+    failure is recorded on the run, not raised."""
+    from training.services.runs import execute_run
+
+    execute_run(run_id)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from games.simulation.agents.populations import canonical
 from games.simulation.agents.shape_features import DIRECTIONS, SHAPE_NAMES, ShapeFeatures
 
 # Attribute keys in the order they are preferred when they rule out equally many images.
@@ -215,8 +216,9 @@ class Mention:
 
 
 def normalise(text: str) -> str:
-    """Lower case, punctuation to spaces, and words within a typo of the vocabulary repaired."""
-    tokens = re.findall(r"[a-z']+", text.lower())
+    """Lower case, every speaker population's words read as the plain vocabulary (``populations``),
+    punctuation to spaces, and words within a typo of the vocabulary repaired."""
+    tokens = re.findall(r"[a-z']+", canonical(text))
     fixed = []
     for tok in tokens:
         if tok not in VOCABULARY and len(tok) >= 4:

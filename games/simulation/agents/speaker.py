@@ -16,9 +16,11 @@ from typing import Protocol
 
 from games.domain import rules
 from games.domain.game_configs import ContextSpec
+from games.domain.seeds import derive_seed
 from games.domain.tangrams import TangramFigure
 from games.simulation.agents import phrases
 from games.simulation.agents.describe import describe, figure_attributes, with_article
+from games.simulation.agents.populations import DEFAULT_POPULATION, population, speak_idiolect
 from games.simulation.agents.shape_features import shape_features
 
 POSITIVE, NEUTRAL, NEGATIVE, NONE = "positive", "neutral", "negative", "none"
@@ -67,13 +69,20 @@ class SpeakerStyle:
     misjudge_rate: float = 0.02  # misreads the frames (good taken for bad or the reverse)
     human_description_rate: float = 1.0  # use a human description when the figure has one
     frame_variety: float = 1.0  # 0: always the plainest frame; 1: any frame
+    population: str = DEFAULT_POPULATION  # whose words: the speaker's idiolect is drawn from it (populations.py)
 
     _INTS = ("frustration_wrong", "frustration_streak")
     _WEIGHTS = ("correct_weight", "undo_weight", "rephrase_weight", "try_again_weight")
 
     def __post_init__(self) -> None:
+        try:
+            population(self.population)
+        except ValueError as exc:
+            raise StyleError(str(exc)) from None
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "population":
+                continue
             if f.name in self._INTS:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     raise StyleError(f"{f.name} must be a whole number >= 1, got {value!r}")
@@ -155,17 +164,22 @@ class Speaker(Protocol):
 
 def build_speaker(context: SpeakerContext, style: SpeakerStyle | None = None, *, seed: int) -> Speaker:
     """The one place a game's simulated speaker is made, from its style and its own seed: every driver
-    gets its speaker here (through ``Episode.start``), so speaker populations plug in here."""
-    return SimulatedSpeaker(context, style, seed=seed)
+    gets its speaker here (through ``Episode.start``). A speaker of a population other than the plain
+    one says the vocabulary its own way (its idiolect, drawn from the population under its seed)."""
+    style = style or SpeakerStyle()
+    idiolect = population(style.population).idiolect(derive_seed(seed, "idiolect"))
+    return SimulatedSpeaker(context, style, seed=seed, idiolect=idiolect)
 
 
 class SimulatedSpeaker:
     """One speaker for one game. ``first_move`` once, then ``react`` after every submit."""
 
-    def __init__(self, context: SpeakerContext, style: SpeakerStyle | None = None, seed: int = 0):
+    def __init__(self, context: SpeakerContext, style: SpeakerStyle | None = None, seed: int = 0,
+                 idiolect: Mapping[str, str] | None = None):
         self.context = context
         self.style = style or SpeakerStyle()
         self.rng = random.Random(seed)
+        self.idiolect = dict(idiolect or {})  # plain phrase -> this speaker's words for it
         self.attrs = {image: figure_attributes(shape_features(context.figures[image])) for image in context.images}
         self.order = {image: i for i, image in enumerate(context.images)}
         self.focus: str | None = None
@@ -218,6 +232,7 @@ class SimulatedSpeaker:
 
     def _finish(self, text: str, *, feedback: str, quality: str, move: str, target: str | None,
                 details: dict) -> SpeakerMove:
+        text = speak_idiolect(text, self.idiolect)
         text = phrases.casual(text, self.rng, self.style.casual_rate)
         if self.rng.random() < self.style.typo_rate:
             typo = phrases.add_typo(text, self.rng)

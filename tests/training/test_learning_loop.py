@@ -1,0 +1,199 @@
+"""The learning loop: training runs, the round lifecycle (close, train, advance) and run_study."""
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from games.models import Deployment, Interaction, Round, System
+from games.services import play
+from games.services.rounds import RoundError, close_round, create_system, launch_round
+from games.services.simulation import play_round_games
+from training.models import PolicyCheckpoint, TrainingRun
+from training.policies.registry import load_checkpoint_policy
+from training.services import runs as runs_service
+from training.services.loop import advance_round, train_round
+from training.services.runs import TrainingError, execute_run, plan_round_runs
+from training.services.study import StudyOptions, run_study
+
+pytestmark = pytest.mark.django_db(transaction=True)  # bot answers run on commit, as in production
+
+FAST_SEED = ["--pretrain-figures", "20", "--pretrain-games", "10", "--pretrain-steps", "4", "--steps", "3",
+             "--games", "3", "--evaluate-games", "0", "--simulate"]
+FAST_TRAINING = {"training": {"steps": 6, "batch_size": 8, "eval_every": 3}}
+
+
+@pytest.fixture
+def seed(game_library, settings):
+    settings.BOT_DISPATCH = "inline"
+    call_command("train_seed", *FAST_SEED, stdout=io.StringIO())
+    return PolicyCheckpoint.objects.get(name="seed")
+
+
+def learning_round(seed, *systems, games=3):
+    for name, objective, decoder in systems:
+        create_system(name, listener_kind="model", decoder=decoder, objective=objective, hyperparameters=FAST_TRAINING)
+    round_ = launch_round(systems=[(name, seed.pk) for name, _, _ in systems], split="train", queue_size=5)
+    play_round_games(count=games * len(systems), seed=1, round_number=round_.number)
+    return round_
+
+
+def run(*args):
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def adapter_weights(checkpoint):
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(checkpoint_dir(checkpoint)) / "adapter_model.safetensors"))
+
+
+def checkpoint_dir(checkpoint):
+    from django.conf import settings
+
+    return Path(settings.DATA_DIR) / checkpoint.adapter_path
+
+
+# --- close_round ---------------------------------------------------------------------------------------
+
+
+def test_close_round_refuses_live_games_unless_forced(seed):
+    create_system("CONTROL", listener_kind="model", decoder="binary")
+    round_ = launch_round(systems=[("CONTROL", seed.pk)], split="train", queue_size=5)
+    deployment = Deployment.objects.get()
+    game = play.start_game(config=round_.queue.first().config, speaker=None, listener_kind="oracle",
+                           deployment=deployment)
+    with pytest.raises(RoundError, match="1 game\\(s\\) in play"):
+        close_round(round_.number)
+    assert Round.objects.get().status == "open"
+    with pytest.raises(CommandError, match="in play"):
+        run("close_round", "--round", str(round_.number))
+    assert run("close_round", "--round", str(round_.number), "--force").strip() == f"round {round_.number} is closed"
+    game.refresh_from_db()
+    assert (game.status, game.end_reason) == ("ended", "cancelled")
+    assert close_round(round_.number).status == "closed"  # again: nothing to do
+
+
+# --- one training run -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("objective, decoder", [("sup", "binary"), ("rl", "ternary"), ("kto", "binary"),
+                                                ("final_reward", "none"), ("seed_only", "none")])
+def test_a_run_trains_a_fresh_adapter_and_registers_a_checkpoint(seed, objective, decoder):
+    round_ = learning_round(seed, ("X", objective, decoder))
+    advance_round(round_.number, launch_next=False)
+    run_ = TrainingRun.objects.get()
+    assert (run_.status, run_.objective, run_.attempts, run_.progress) == ("succeeded", objective, 1, 1.0)
+    assert run_.initial_checkpoint == seed and run_.loss_curve and run_.dataset_stats["rows"] > 0
+    if objective == "seed_only":
+        assert run_.dataset_stats["interaction_rows"] == 0
+    checkpoint = run_.checkpoint
+    assert (checkpoint.name, checkpoint.parent, checkpoint.round, checkpoint.objective) == ("X-r1", seed, round_, objective)
+    assert checkpoint.base_model == seed.base_model
+    new, old = adapter_weights(checkpoint), adapter_weights(seed)
+    assert new.keys() == old.keys() and any((new[k] != old[k]).any() for k in new)
+    assert load_checkpoint_policy(checkpoint).adapter is not None  # it deploys
+    assert Round.objects.get().status == "trained"
+
+
+def test_a_failing_run_registers_nothing_and_runs_again_once_fixed(seed, monkeypatch):
+    round_ = learning_round(seed, ("B-SUP", "sup", "binary"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of GPU memory")
+
+    monkeypatch.setattr(runs_service, "retrain", broken)
+    with pytest.raises(TrainingError, match="training failed \\(B-SUP: failed: RuntimeError: out of GPU memory\\)"):
+        advance_round(round_.number)
+    run_ = TrainingRun.objects.get()
+    assert run_.status == "failed" and "out of GPU memory" in run_.traceback and run_.checkpoint is None
+    assert PolicyCheckpoint.objects.count() == 1 and Round.objects.get().status == "decoded"
+    assert not (checkpoint_dir(seed).parent.parent / "B-SUP-r1").exists()
+    monkeypatch.undo()
+    report = advance_round(round_.number)
+    assert report.steps == ["trained", "launched"] and report.next_round == 2
+    assert TrainingRun.objects.get().attempts == 2
+
+
+def test_a_run_whose_worker_died_is_claimed_again(seed):
+    round_ = learning_round(seed, ("B-SUP", "sup", "binary"))
+    close_round(round_.number)
+    from feedback.services.decoding import decode_round
+
+    decode_round(round_.number, mark_decoded=True)
+    [run_] = plan_round_runs(round_.number)
+    # A worker claimed it, then died mid-training (its process is gone).
+    TrainingRun.objects.filter(pk=run_.pk).update(status="running", worker="nowhere:1", attempts=1)
+    from django.utils import timezone
+
+    TrainingRun.objects.filter(pk=run_.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(hours=2))
+    [done] = train_round(round_.number)
+    assert (done.status, done.attempts) == ("succeeded", 2)
+    # A live worker's run is left alone.
+    assert execute_run(done.pk).status == "succeeded" and TrainingRun.objects.get().attempts == 2
+
+
+def test_train_round_refuses_an_open_round(seed):
+    round_ = learning_round(seed, ("B-SUP", "sup", "binary"))
+    with pytest.raises(CommandError, match="round 1 is open: close it and decode its feedback first"):
+        run("train_round", "--round", str(round_.number))
+    assert not TrainingRun.objects.exists()
+
+
+# --- advancing rounds ------------------------------------------------------------------------------------------
+
+
+def test_advance_round_twice_duplicates_nothing_and_deploys_the_new_checkpoints(seed):
+    create_system("HH", listener_kind="human")
+    round_ = learning_round(seed, ("B-SUP", "sup", "binary"), ("CONTROL", "none", "binary"))
+    out = run("advance_round", "--round", str(round_.number), "--force")
+    assert "round 1: closed, decoded, trained, launched; round 2 is next" in out
+    counts = (Round.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count(),
+              Deployment.objects.count())
+    again = run("advance_round", "--round", str(round_.number))
+    assert "round 2 exists already" in again
+    assert counts == (Round.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count(),
+                      Deployment.objects.count()) == (2, 1, 2, 4)
+    deployed = dict(Deployment.objects.filter(round__number=2).values_list("system__name", "checkpoint__name"))
+    assert deployed == {"B-SUP": "B-SUP-r1", "CONTROL": "seed"}
+    assert Round.objects.get(number=2).status == "open"
+
+
+def test_advance_round_without_any_round_is_a_clear_error(db):
+    with pytest.raises(CommandError, match="there is no round to advance"):
+        run("advance_round")
+
+
+# --- a whole study -----------------------------------------------------------------------------------------------
+
+
+def test_run_study_smoke_and_resume(seed, tmp_path):
+    out = tmp_path / "study"
+    options = StudyOptions(out=out, systems=("B-SUP", "CONTROL"), rounds=2, games_per_round=2,
+                           training=FAST_TRAINING["training"], queue_size=5)
+    rows = run_study(options)
+    assert [(r.round, r.system) for r in rows] == [(1, "B-SUP"), (1, "CONTROL"), (2, "B-SUP"), (2, "CONTROL")]
+    assert all(r.games == 2 and 0 <= r.success <= 1 and r.success_low <= r.success <= r.success_high for r in rows)
+    assert rows[0].training_rows and rows[2].training_rows is None  # the last round is not trained
+    assert (out / "rounds.csv").read_text().count("\n") == 5 and (out / "success.png").stat().st_size > 1000
+    assert Round.objects.get(number=2).status == "decoded"
+    assert Deployment.objects.get(round__number=2, system__name="B-SUP").checkpoint.name == "B-SUP-r1"
+    # The deployed speakers are of the shifted population.
+    assert Interaction.objects.filter(deployment__isnull=False).count() == 8
+    before = (Interaction.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count())
+    assert [r.success for r in run_study(options)] == [r.success for r in rows]
+    assert before == (Interaction.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count())
+    with pytest.raises(TrainingError, match="belongs to a study with other options"):
+        run_study(StudyOptions(out=out, systems=("B-SUP",), rounds=2, games_per_round=2))
+
+
+def test_run_study_command_refuses_bad_input(seed, tmp_path):
+    with pytest.raises(CommandError, match="not JSON"):
+        run("run_study", "--simulate", "--training", "{", "--out", str(tmp_path))
+    with pytest.raises(CommandError, match="unknown speaker population 'martian'"):
+        run("run_study", "--simulate", "--population", "martian", "--out", str(tmp_path))
+    with pytest.raises(CommandError, match="no checkpoint named 'nope'"):
+        run("run_study", "--simulate", "--initial", "nope", "--out", str(tmp_path))
+    assert not Round.objects.exists() and not System.objects.filter(name="B-SUP").exists()
