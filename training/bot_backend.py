@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from training.dispatch import request_bot_action
+from training.learning.settings import RetrainSettings
 from training.policies.base import decoding_from_hyperparameters
 
 
@@ -14,9 +15,11 @@ class TrainingBotBackend:
         request_bot_action(interaction_id, turn, attempt)
 
     def system_problems(self, hyperparameters: Mapping[str, Any] | None) -> list[str]:
+        """The decoding settings bot turns read, and the training settings the learning loop reads."""
         try:
             decoding_from_hyperparameters(hyperparameters)
-        except ValueError as exc:
+            RetrainSettings.from_dict((hyperparameters or {}).get("training"))
+        except ValueError as exc:  # RetrainError is a ValueError too
             return [str(exc)]
         return []
 

@@ -98,3 +98,16 @@ def checkpoint_id_by_name(name: str) -> int | None:
     from training.models import PolicyCheckpoint
 
     return PolicyCheckpoint.objects.filter(name=name).values_list("pk", flat=True).first()
+
+
+def newest_trained_checkpoints() -> dict[str, int]:
+    """system name -> the checkpoint of its newest successful training run."""
+    from training.models import TrainingRun
+
+    newest: dict[str, int] = {}
+    for name, checkpoint_id in (
+        TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED)
+        .order_by("round__number").values_list("system__name", "checkpoint_id")
+    ):
+        newest[name] = checkpoint_id
+    return newest

@@ -63,6 +63,10 @@ def train_run(run_id: int) -> None:
     """Train one TrainingRun (``training`` queue; run the worker with ``--concurrency 1``: one run per
     worker at a time). Idempotent: a run that succeeded, or that a live worker holds, is left alone; a
     failure is recorded on the run, not raised."""
+    from training.models import TrainingRun
     from training.services.runs import execute_run
 
-    execute_run(run_id)
+    try:
+        execute_run(run_id)
+    except TrainingRun.DoesNotExist:
+        log.warning("training run %s does not exist (a stale message?): nothing to do", run_id)

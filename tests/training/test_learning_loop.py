@@ -1,5 +1,6 @@
 """The learning loop: training runs, the round lifecycle (close, train, advance) and run_study."""
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,24 @@ def test_run_study_command_refuses_bad_input(seed, tmp_path):
     with pytest.raises(CommandError, match="no checkpoint named 'nope'"):
         run("run_study", "--simulate", "--initial", "nope", "--out", str(tmp_path))
     assert not Round.objects.exists() and not System.objects.filter(name="B-SUP").exists()
+
+
+def test_the_admin_shows_a_runs_progress(seed, admin_client):
+    round_ = learning_round(seed, ("B-SUP", "sup", "binary"))
+    advance_round(round_.number, launch_next=False)
+    page = admin_client.get("/admin/training/trainingrun/").content.decode()
+    assert "B-SUP after round 1" in page and "succeeded" in page and 'value="100"' in page
+
+
+@pytest.mark.parametrize("training, message", [
+    ({"stepz": 3}, "unknown training settings: stepz"),
+    ({"steps": 0}, "training.steps must be a whole number >= 1"),
+    ({"learning_rate": "fast"}, "training.learning_rate must be a positive number"),
+    ({"schedule": "zigzag"}, "training.schedule must be 'cosine' or 'constant'"),
+    ([], "training settings must be a JSON object"),
+])
+def test_bad_training_settings_are_refused_when_the_system_is_created(db, training, message):
+    with pytest.raises(CommandError, match=message):
+        run("create_system", "X", "--listener", "model", "--decoder", "binary", "--objective", "sup",
+            "--hyperparameters", json.dumps({"training": training}))
+    assert not System.objects.exists()

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from feedback.domain.labels import NEGATIVE, NEUTRAL, POSITIVE, UNPARSED, to_binary
 from games.domain.rules import Action
 from training.learning.examples import PlayedTurn
-from training.learning.objectives import RL_REWARDS
+from training.learning.settings import RL_REWARDS
 
 OBJECTIVES = ("sup", "rl", "kto", "final_reward", "seed_only")
 SEED_TASK, INTERACTION_TASK = "seed", "interaction"

@@ -29,12 +29,8 @@ import math
 
 import torch
 
-PROBABILITY_FLOOR = 0.01  # π_old is clamped here before any ratio (the study's prob_poor_clamp_min)
-SUP_SMOOTHING = 0.1
-RL_SMOOTHING = 0.1
-KTO_SMOOTHING = 0.01
-RL_REWARDS = {"positive": 1.0, "negative": -0.1}
-KTO_BETA = 0.5
+from training.learning.settings import KTO_BETA, KTO_SMOOTHING, PROBABILITY_FLOOR, RL_SMOOTHING, SUP_SMOOTHING
+
 
 
 def clamped_log(probability: torch.Tensor, floor: float = PROBABILITY_FLOOR) -> torch.Tensor:
@@ -94,7 +90,4 @@ def kto_loss(
     return (1 - label_smoothing) * loss + label_smoothing * smoothing
 
 
-__all__ = [
-    "PROBABILITY_FLOOR", "RL_REWARDS", "KTO_BETA", "clamped_log", "sup_loss", "reinforce_loss",
-    "kto_reference_point", "kto_loss",
-]
+__all__ = ["clamped_log", "sup_loss", "reinforce_loss", "kto_reference_point", "kto_loss"]

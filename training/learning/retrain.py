@@ -13,88 +13,24 @@ no decoding and ranks the same way on a small slice without ties).
 """
 from __future__ import annotations
 
-import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import torch
 
 from training.learning.datasets import INTERACTION_TASK, OBJECTIVES, SEED_TASK, Dataset, TrainingExample, unrelated_action
 from training.learning.objectives import (
-    KTO_BETA,
     clamped_log,
     kto_loss,
     kto_reference_point,
     reinforce_loss,
     sup_loss,
 )
-from training.learning.supervised import TrainConfig, batches, learning_rate_at
+from training.learning.settings import RetrainError, RetrainSettings
+from training.learning.supervised import batches, learning_rate_at
 from training.policies.base import ScoreExample
-
-
-class RetrainError(ValueError):
-    """Settings or data that retraining cannot use (one-line reason)."""
-
-
-@dataclass(frozen=True)
-class RetrainSettings:
-    """A system's ``hyperparameters["training"]``; defaults fit the compact listener on a CPU."""
-
-    steps: int = 600
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 10
-    schedule: str = "cosine"
-    grad_clip: float = 1.0
-    eval_every: int = 100
-    held_out_share: float = 0.1
-    kto_beta: float = KTO_BETA
-    shuffle_contexts: bool = True
-    continue_from_previous: bool = False  # start from the last round's adapter instead of a fresh LoRA
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise RetrainError(f"training.{name} must be a whole number >= 1; got {value!r}")
-        for name in ("learning_rate", "kto_beta"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
-                raise RetrainError(f"training.{name} must be a positive number; got {value!r}")
-        if not 0 <= self.held_out_share < 1:
-            raise RetrainError(f"training.held_out_share must be in [0, 1); got {self.held_out_share!r}")
-        if self.schedule not in ("cosine", "constant"):
-            raise RetrainError("training.schedule must be 'cosine' or 'constant'")
-
-    @classmethod
-    def from_dict(cls, raw: Any) -> RetrainSettings:
-        if raw is None:
-            return cls()
-        if not isinstance(raw, Mapping):
-            raise RetrainError("training settings must be a JSON object")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise RetrainError(f"unknown training settings: {', '.join(map(str, unknown))} (known: {', '.join(sorted(known))})")
-        try:
-            return cls(**dict(raw))
-        except TypeError as exc:
-            raise RetrainError(f"training settings: {exc}") from None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps, batch_size=self.batch_size, learning_rate=float(self.learning_rate),
-            weight_decay=self.weight_decay, warmup_steps=self.warmup_steps, schedule=self.schedule,
-            grad_clip=self.grad_clip, seed=self.seed, log_every=max(1, min(25, self.steps)),
-        )
 
 
 @dataclass
@@ -168,7 +104,6 @@ def retrain(
     objective = dataset.objective
     if objective not in OBJECTIVES:
         raise RetrainError(f"unknown objective {objective!r}")
-    config = settings.train_config()
     tasks = {name: dataset.task(name) for name in (SEED_TASK, INTERACTION_TASK)}
     tasks = {name: rows for name, rows in tasks.items() if rows}
     if not tasks:
@@ -176,18 +111,18 @@ def retrain(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise RetrainError("the model has no trainable parameters")
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
+    torch.manual_seed(settings.seed)
+    rng = random.Random(settings.seed)
     names = sorted(tasks)
     weights = [len(tasks[n]) for n in names]
-    streams = {n: batches(len(tasks[n]), config.batch_size, config.seed + i) for i, n in enumerate(names)}
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    report = RetrainReport(steps=config.steps, rows={n: len(r) for n, r in tasks.items()}, seconds=0.0)
+    streams = {n: batches(len(tasks[n]), settings.batch_size, settings.seed + i) for i, n in enumerate(names)}
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    report = RetrainReport(steps=settings.steps, rows={n: len(r) for n, r in tasks.items()}, seconds=0.0)
     best_score, best_state = None, None
 
     def evaluate(step: int) -> None:
         nonlocal best_score, best_state
-        score = held_out_score(policy, model, dataset.held_out, config.batch_size)
+        score = held_out_score(policy, model, dataset.held_out, settings.batch_size)
         if score is None:
             return
         report.held_out_curve.append([step, round(score, 5)])
@@ -200,26 +135,26 @@ def retrain(
     model.train()
     try:
         evaluate(0)
-        for step in range(config.steps):
+        for step in range(settings.steps):
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate_at(step, config)
+                group["lr"] = learning_rate_at(step, settings)
             task = rng.choices(names, weights)[0]
             batch = [tasks[task][i] for i in next(streams[task])]
             loss = example_losses(policy, model, objective, task, batch, beta=settings.kto_beta).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            if settings.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
             optimizer.step()
             window.append(float(loss.detach()))
             done = step + 1
-            if done % config.log_every == 0 or done == config.steps:
+            if done % settings.log_every == 0 or done == settings.steps:
                 mean = sum(window) / len(window)
                 report.loss_curve.append([done, round(mean, 5)])
                 window.clear()
                 if progress:
                     progress(done, mean)
-            if done % settings.eval_every == 0 or done == config.steps:
+            if done % settings.eval_every == 0 or done == settings.steps:
                 evaluate(done)
         if best_state is not None:
             with torch.no_grad():

@@ -14,31 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from training.learning.settings import TrainConfig
 from training.policies.base import ScoreExample
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    steps: int = 1000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 10
-    schedule: str = "cosine"  # or "constant"
-    grad_clip: float = 1.0
-    seed: int = 0
-    log_every: int = 50
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError("steps and batch_size must be positive")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError("learning_rate must be a positive number")
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError("schedule must be 'cosine' or 'constant'")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -30,7 +30,8 @@ from feedback.selectors import labels_by_turn
 from feedback.services.decoding import decoder_for_deployment
 from games import selectors as games_selectors
 from training.learning.datasets import INTERACTION_TASK, Dataset, LoggedTurn, build_dataset, unrelated_action
-from training.learning.retrain import RetrainError, RetrainSettings, retrain
+from training.learning.retrain import retrain
+from training.learning.settings import RetrainError, RetrainSettings
 from training.models import PolicyCheckpoint, TrainingRun
 from training.policies.base import ScoreExample
 
