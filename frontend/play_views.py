@@ -7,10 +7,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from games.consumers import SESSION_PARTICIPANT_KEY
 from games.domain.study_settings import StudySettings
 from games.models import Interaction, Participant
 from games.services import journey
+from games.services.journey import SESSION_BROWSER_KEY, SESSION_PARTICIPANT_KEY
+
+# MTurk's submit form needs the raw assignment id. It is kept in the participant's own browser (a
+# cookie scoped to these pages), never on the server; the completion page shows it only if it hashes
+# to the participant's stored assignment hash.
+ASSIGNMENT_COOKIE = "mturk_assignment"
 
 
 STAGE_PAGES = {
@@ -41,8 +46,11 @@ def participant_page(*stages):
     def decorate(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            participant = Participant.objects.filter(pk=request.session.get(SESSION_PARTICIPANT_KEY)).first()
+            participant = journey.session_participant(request.session)
             if participant is None:
+                if request.session.get(SESSION_PARTICIPANT_KEY) is not None:
+                    return _problem(request, "The study was opened again in another browser or window; "
+                                    "please continue there.", 403)
                 return _problem(request, "Please open the study through the link on your task page.", 403)
             if stages and participant.stage not in stages:
                 return redirect(stage_url(participant))
@@ -55,14 +63,31 @@ def participant_page(*stages):
 
 @require_GET
 def entry(request):
+    held = journey.session_participant(request.session)
     try:
-        participant = journey.enter(request.GET)
+        entry = journey.enter(
+            request.GET,
+            browser_token=request.session.get(SESSION_BROWSER_KEY, "") if held else "",
+            address=request.META.get("REMOTE_ADDR", ""),
+        )
+    except journey.EntryThrottled as error:
+        return _problem(request, f"We could not start the study: {error}.", 429)
+    except journey.EntryRefused as error:
+        return _problem(request, f"We could not start the study: {error}.", 403)
     except journey.JourneyError as error:
         return _problem(request, f"We could not start the study: {error}.")
-    request.session.cycle_key()  # a fresh session id for a fresh entry (no session fixation)
+    participant = entry.participant
+    if held is None or held.pk != participant.pk:
+        request.session.cycle_key()  # a fresh session id for a fresh entry (no session fixation)
     request.session[SESSION_PARTICIPANT_KEY] = participant.pk
-    request.session["assignment_id"] = request.GET.get("assignmentId", "")[:128]
-    return redirect(stage_url(participant))
+    request.session[SESSION_BROWSER_KEY] = entry.browser_token
+    response = redirect(stage_url(participant))
+    if participant.submit_url:
+        response.set_cookie(
+            ASSIGNMENT_COOKIE, request.GET.get("assignmentId", "").strip(), max_age=7 * 24 * 3600, path="/play/",
+            secure=request.is_secure(), httponly=True, samesite="Lax",
+        )
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -157,10 +182,10 @@ def survey(request, participant):
 @require_GET
 @participant_page(Participant.Stage.DONE)
 def done(request, participant):
-    return render(request, "play/done.html", {
-        "participant": participant,
-        "assignment_id": request.session.get("assignment_id", ""),
-    })
+    assignment_id = request.COOKIES.get(ASSIGNMENT_COOKIE, "")
+    if not journey.is_own_session_id(participant, assignment_id):
+        assignment_id = ""
+    return render(request, "play/done.html", {"participant": participant, "assignment_id": assignment_id})
 
 
 SURVEY_QUESTIONS = {

@@ -2,21 +2,26 @@
 
 Client frames::
 
-    {"type": "utterance", "turn": k, "text": "..."}   speaker
-    {"type": "toggle", "turn": k, "image": "<id>"}    human listener
-    {"type": "submit", "turn": k}                     human listener
-    {"type": "sync"}                                  anyone: resend the full state
+    {"type": "utterance", "turn": k, "text": "..."}                 speaker
+    {"type": "toggle", "turn": k, "image": "<id>", "selected": b}   human listener: the image is
+                                                                    selected (true) or not (false)
+                                                                    afterwards; a replay changes nothing
+    {"type": "submit", "turn": k}                                   human listener
+    {"type": "sync"}                                                anyone: resend the full state
 
 Server frames: ``{"type": "state", "state": {...}}`` (the role's view, see
 ``games.selectors.game_state_for``), ``{"type": "error", "code": ..., "message": ...}`` and
 ``{"type": "replaced"}`` (another tab of the same player took over; the socket then closes).
+
+Close codes: 4403 not a player of this game (sent after accepting, so the browser sees it), 4409
+replaced by a newer tab, 4429 too many frames (over four times the rate limit within a second, or
+over ``GAME_MAX_FRAMES_PER_CONNECTION`` in all).
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -25,13 +30,24 @@ from django.conf import settings
 from games.clock import ensure_in_process_clock
 from games.notify import group_name, register_server_loop
 from games.selectors import game_state_for
-from games.services import play
+from games.services import journey, play
 
-SESSION_PARTICIPANT_KEY = "participant_id"
 MAX_FRAME_CHARS = 4096
+MAX_FRAME_DEPTH = 3  # frames are flat objects; a little room, never a parser's recursion limit
 MOVES = {"utterance", "toggle", "submit"}
 CLOSE_FORBIDDEN = 4403
 CLOSE_REPLACED = 4409
+CLOSE_TOO_MANY_FRAMES = 4429
+FLOOD_FACTOR = 4  # a connection sending this many times the rate limit within one second is closed
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels (looks no deeper than that)."""
+    if isinstance(value, (dict, list)):
+        if limit == 0:
+            return True
+        return any(_deeper_than(item, limit - 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
 class GameConsumer(AsyncWebsocketConsumer):
@@ -39,14 +55,21 @@ class GameConsumer(AsyncWebsocketConsumer):
         register_server_loop(asyncio.get_running_loop())
         ensure_in_process_clock(asyncio.get_running_loop())
         self.interaction_id = self.scope["url_route"]["kwargs"]["interaction_id"]
-        session = self.scope.get("session")
-        self.participant_id = session.get(SESSION_PARTICIPANT_KEY) if session is not None else None
-        self.role = await database_sync_to_async(self._role)()
         self.timer: asyncio.TimerHandle | None = None
         self.timer_generation = 0  # a newer state re-arms the timer; older wake-ups stand down
-        self.recent: deque[float] = deque()
+        self.frames = 0  # every frame this connection sent
+        self.window_start = float("-inf")  # the current one-second rate window
+        self.window_frames = 0
+        self.told_to_slow_down = False  # the one error frame per window for refused frames
+        self.closing = False
+        self.participant_id, self.role = await database_sync_to_async(journey.seat_of)(
+            self.scope.get("session"), self.interaction_id
+        )
         if self.role is None:
-            await self.close(code=CLOSE_FORBIDDEN)  # only the game's own players may join
+            # Only the game's own players (holding their browser session) may join. Accept first, so
+            # the browser receives the code rather than a failed handshake (1006) it would retry.
+            await self.accept()
+            await self.close(code=CLOSE_FORBIDDEN)
             return
         self.seat = f"seat-{self.interaction_id}-{self.role}"
         # A newer tab of the same player takes the seat over; older sockets close themselves.
@@ -56,13 +79,8 @@ class GameConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await self.send_state()
 
-    def _role(self) -> str | None:
-        from games.models import Interaction
-
-        interaction = Interaction.objects.filter(pk=self.interaction_id).first()
-        return interaction.role_of(self.participant_id) if interaction else None
-
     async def disconnect(self, code):
+        self.closing = True
         self.timer_generation += 1
         if self.timer is not None:
             self.timer.cancel()
@@ -73,9 +91,18 @@ class GameConsumer(AsyncWebsocketConsumer):
     # --- incoming frames ---------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if not self._within_rate_limit():  # counted before parsing: malformed floods are limited too
+        if self.closing or self.role is None:
+            return  # closed (or closing): whatever is still queued costs nothing
+        verdict = self._admit()  # counted before parsing: malformed floods are limited too
+        if verdict == "close":
+            self.closing = True
+            await self.close(code=CLOSE_TOO_MANY_FRAMES)
+            return
+        if verdict == "refuse":
             await self.send_error("rate_limited", "too many messages; slow down")
             return
+        if verdict == "drop":
+            return  # refused again within the same second: told once already
         frame, problem = self._parse(text_data, bytes_data)
         if problem:
             await self.send_error("invalid", problem)
@@ -98,8 +125,10 @@ class GameConsumer(AsyncWebsocketConsumer):
             return {}, "frame too large"
         try:
             frame = json.loads(text_data)
-        except ValueError:
-            return {}, "frame is not valid JSON"
+        except (ValueError, RecursionError):  # deeply nested input exhausts the parser's recursion
+            return {}, "frame is not valid JSON (or nested too deeply)"
+        if _deeper_than(frame, MAX_FRAME_DEPTH):
+            return {}, "frame is nested too deeply"
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             return {}, 'frame must be an object with a "type"'
         kind = frame["type"]
@@ -111,31 +140,48 @@ class GameConsumer(AsyncWebsocketConsumer):
                 return {}, '"turn" must be the current turn number'
         if kind == "utterance" and not isinstance(frame.get("text"), str):
             return {}, '"text" must be a string'
-        if kind == "toggle" and not isinstance(frame.get("image"), str):
-            return {}, '"image" must be an image id'
+        if kind == "toggle":
+            if not isinstance(frame.get("image"), str):
+                return {}, '"image" must be an image id'
+            if not isinstance(frame.get("selected"), bool):
+                return {}, '"selected" must be true or false (whether the image is selected afterwards)'
         return frame, ""
 
-    def _within_rate_limit(self) -> bool:
+    def _admit(self) -> str:
+        """"ok", "refuse" (the first frame over the rate limit in this second: one error frame),
+        "drop" (refused again in the same second: no reply), or "close" (a flood, or over the cap)."""
+        self.frames += 1
+        if self.frames > settings.GAME_MAX_FRAMES_PER_CONNECTION:
+            return "close"
         now = time.monotonic()
-        while self.recent and now - self.recent[0] > 1.0:
-            self.recent.popleft()
-        if len(self.recent) >= settings.GAME_FRAME_RATE_LIMIT:
-            return False
-        self.recent.append(now)
-        return True
+        if now - self.window_start >= 1.0:
+            self.window_start, self.window_frames, self.told_to_slow_down = now, 0, False
+        self.window_frames += 1
+        limit = settings.GAME_FRAME_RATE_LIMIT
+        if self.window_frames <= limit:
+            return "ok"
+        if self.window_frames > FLOOD_FACTOR * limit:
+            return "close"
+        if self.told_to_slow_down:
+            return "drop"
+        self.told_to_slow_down = True
+        return "refuse"
 
     def _move(self, kind: str, frame: dict) -> None:
         if kind == "utterance":
             play.submit_utterance(self.interaction_id, self.participant_id, frame["turn"], frame["text"])
         elif kind == "toggle":
-            play.toggle_image(self.interaction_id, self.participant_id, frame["turn"], frame["image"])
+            play.toggle_image(
+                self.interaction_id, self.participant_id, frame["turn"], frame["image"], selected=frame["selected"]
+            )
         elif kind == "submit":
             play.submit_selection(self.interaction_id, self.participant_id, frame["turn"])
 
     # --- outgoing ------------------------------------------------------------------------------------------
 
     async def game_changed(self, event):
-        await self.send_state()
+        if not self.closing:
+            await self.send_state()
 
     async def seat_taken(self, event):
         if event.get("by") != self.channel_name:
@@ -148,6 +194,8 @@ class GameConsumer(AsyncWebsocketConsumer):
         self._arm_timer(state)
 
     async def send_error(self, code: str, message: str):
+        if self.closing:
+            return
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
 
     # --- deadlines ---------------------------------------------------------------------------------------

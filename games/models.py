@@ -337,6 +337,10 @@ class Participant(models.Model):
     platform = models.CharField(max_length=16, choices=Platform.choices)
     external_id_hash = models.CharField(max_length=64, help_text="Keyed hash of the worker id.")
     session_id_hash = models.CharField(max_length=64, blank=True, help_text="Keyed hash of the assignment/session.")
+    browser_hash = models.CharField(
+        max_length=64, blank=True,
+        help_text="Keyed hash of the token of the browser session that holds this participant (set at entry).",
+    )
     consented_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     survey = models.JSONField(default=dict, blank=True)
@@ -461,6 +465,10 @@ class Interaction(models.Model):
     live_selection = models.JSONField(default=list, blank=True, help_text="Selection as the listener edits it.")
     listener_clicked = models.BooleanField(default=False)
     bot_attempt = models.PositiveSmallIntegerField(default=0)
+    # A bot's decided answer for the current turn, waiting for its display time (the bot's minimum
+    # delay): stored, so that a restart delivers it at once rather than waiting for the retry.
+    held_action = models.JSONField(null=True, blank=True, help_text="Bot answer waiting for its display time.")
+    held_action_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="When it is shown.")
     version = models.PositiveIntegerField(default=0, help_text="Bumped on every change; stale writers lose.")
 
     class Meta:
@@ -662,3 +670,14 @@ class SpeakerIntent(models.Model):
 
     def __str__(self) -> str:
         return f"Intent of turn {self.turn_index} of interaction {self.interaction_id}: {self.feedback} ({self.move})"
+
+
+class ServerHeartbeat(models.Model):
+    """The last time a web process said it was up (every second, ``games.services.uptime``). A gap is a
+    server outage: deadlines of games in play are extended by it, never run out because of it."""
+
+    name = models.CharField(max_length=32, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} beat at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -114,6 +114,12 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The cache holds counters shared by the web processes (the entry throttle): Redis when there is one.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": env_str("CHANNELS_PREFIX", "respect")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Who answers bot turns (the games app's bot port, games/bots.py): a dotted path to a BotBackend.
 BOT_BACKEND = env_str("BOT_BACKEND", "training.bot_backend.TrainingBotBackend")
@@ -129,14 +135,32 @@ if INFERENCE_BATCH_WINDOW_MS < 0 or INFERENCE_MAX_BATCH < 1:
     raise ImproperlyConfigured("INFERENCE_BATCH_WINDOW_MS must be >= 0 and INFERENCE_MAX_BATCH >= 1")
 # Embedded default: the web process also sweeps overdue games (production runs `game_clock`).
 GAME_CLOCK_IN_PROCESS = env_bool("GAME_CLOCK_IN_PROCESS", not REDIS_URL)
+# Web processes write a heartbeat every second, so that a server outage is never taken for idle players.
+GAME_HEARTBEAT = env_bool("GAME_HEARTBEAT", True)
 # Training runs (training/services/runs.py): a running run without a heartbeat for this long is taken
 # as dead and may be claimed again; train_round waits this long for its runs.
 TRAINING_RUN_STALE_SECONDS = env_int("TRAINING_RUN_STALE_SECONDS", 600)
 TRAINING_WAIT_SECONDS = env_int("TRAINING_WAIT_SECONDS", 6 * 3600)
 # Keyed hashing of worker ids; keep it stable across SECRET_KEY rotations by setting it explicitly.
 PARTICIPANT_HASH_KEY = env_str("PARTICIPANT_HASH_KEY")
-# Websocket frames per second allowed from one connection before frames are refused.
+# Websocket frames per second allowed from one connection before frames are refused (the first
+# refusal in a second gets an error frame; a connection sending 4x the limit in a second is closed
+# with 4429), and the most frames one connection may send before it is closed (4429).
 GAME_FRAME_RATE_LIMIT = env_int("GAME_FRAME_RATE_LIMIT", 8)
+GAME_MAX_FRAMES_PER_CONNECTION = env_int("GAME_MAX_FRAMES_PER_CONNECTION", 2000)
+if GAME_FRAME_RATE_LIMIT < 1 or GAME_MAX_FRAMES_PER_CONNECTION < 1:
+    raise ImproperlyConfigured("GAME_FRAME_RATE_LIMIT and GAME_MAX_FRAMES_PER_CONNECTION must be >= 1")
+# Entry links: at most this many new participants (and refused entries) per client address per
+# window (0: no limit, e.g. for a load test from one machine).
+PARTICIPANT_ENTRY_LIMIT = env_int("PARTICIPANT_ENTRY_LIMIT", 20)
+PARTICIPANT_ENTRY_WINDOW_SECONDS = env_int("PARTICIPANT_ENTRY_WINDOW_SECONDS", 3600)
+if PARTICIPANT_ENTRY_LIMIT < 0 or PARTICIPANT_ENTRY_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("PARTICIPANT_ENTRY_LIMIT must be >= 0 and PARTICIPANT_ENTRY_WINDOW_SECONDS >= 1")
+# The web processes beat every second (games/services/uptime.py); a gap longer than this is a server
+# outage: deadlines of games in play are extended by it, and no one is ended as idle meanwhile.
+GAME_OUTAGE_SECONDS = env_int("GAME_OUTAGE_SECONDS", 5)
+if GAME_OUTAGE_SECONDS < 2:
+    raise ImproperlyConfigured("GAME_OUTAGE_SECONDS must be >= 2 (the heartbeat is every second)")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
@@ -210,7 +234,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Worker and assignment ids in logged URLs (entry links) are replaced by "[redacted]".
+    "filters": {"redact_ids": {"()": "respect_site.log_filters.RedactParticipantIds"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_ids"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

@@ -49,6 +49,9 @@ def _isolated_var_dir(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Tests drive deadlines themselves; a background sweep would outlive each test's event loop.
     settings.GAME_CLOCK_IN_PROCESS = False
+    settings.GAME_HEARTBEAT = False
+    # Tests create many participants from one address; the throttle's own test sets a limit.
+    settings.PARTICIPANT_ENTRY_LIMIT = 0
 
 
 def pytest_report_header(config):

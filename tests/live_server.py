@@ -37,8 +37,31 @@ def _use_database(name: str) -> None:
     connections["default"].settings_dict["NAME"] = name
 
 
-def daphne_server(django_db_blocker):
-    """Generator for a module fixture: Daphne serving respect_site.asgi; yields its base URL."""
+def _set_up_server(name: str) -> None:
+    """In the server process, before it runs: the test database, and the game clock hooked to start
+    with the reactor, as ``respect_site.asgi`` does in a real Daphne process (here the application
+    module was imported before the fork, on the parent's reactor)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+
+    from games.clock import start_with_daphne
+
+    from training import dispatch
+
+    # The fork copied the parent's thread pools (thread-sensitive sync_to_async calls, in-process bot
+    # turns) but not their threads: work handed to them would wait forever once earlier tests in the
+    # session have used them. Fresh ones start their own threads.
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    dispatch._executor = None
+    _use_database(name)
+    start_with_daphne()
+
+
+def daphne_server(django_db_blocker, **overrides):
+    """Generator for a module fixture: Daphne serving respect_site.asgi; yields its base URL.
+    ``overrides``: settings of the server process (by default, the tests click faster than any
+    person could, and no heartbeat is written: see ``games.services.uptime``)."""
     from channels.testing.live import make_application
     from daphne.testing import DaphneProcess
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -49,11 +72,12 @@ def daphne_server(django_db_blocker):
         pytest.fail("the test database is in memory: the server process cannot see it")
     process = DaphneProcess(
         "127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
-        setup=partial(_use_database, connection.settings_dict["NAME"]),
+        setup=partial(_set_up_server, connection.settings_dict["NAME"]),
     )
     # The child gets a copy of this process's settings and pytest-django's database block at
     # fork time: fork while unblocked, and let the tests click faster than any person could.
-    with django_db_blocker.unblock(), override_settings(GAME_FRAME_RATE_LIMIT=100):
+    overrides = {"GAME_FRAME_RATE_LIMIT": 100, "GAME_HEARTBEAT": False, **overrides}
+    with django_db_blocker.unblock(), override_settings(**overrides):
         process.start()
     if not process.ready.wait(timeout=30):
         process.terminate()

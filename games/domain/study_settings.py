@@ -26,6 +26,9 @@ class GameTiming:
     bot_min_delay_seconds: float = 2.0  # keep model turns from feeling instantaneous
     idle_grace_seconds: float = 2.0  # network slack after a deadline before declaring an idle
     lobby_timeout_seconds: float = 240.0
+    # How long a participant assigned to a human-human deployment waits for a partner before being
+    # given a bot deployment instead (longer while a partner is likely to arrive).
+    partner_wait_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

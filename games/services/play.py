@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from games import selectors
@@ -27,7 +28,7 @@ from games.domain import rules
 from games.domain.study_settings import StudySettings
 from games.models import GameConfig, Interaction, Participant, Turn
 from games.notify import notify_interaction
-from games.services import lifecycle
+from games.services import lifecycle, uptime
 from games.services.settlement import settle_game
 
 MAX_UTTERANCE_CHARS = 300
@@ -159,13 +160,21 @@ def _dispatch_bot_on_commit(interaction_id: int, turn: int, attempt: int) -> Non
 
 
 @transaction.atomic
-def toggle_image(interaction_id: int, participant_id: int, turn: int, image: str) -> Interaction:
+def toggle_image(
+    interaction_id: int, participant_id: int, turn: int, image: str, *, selected: bool | None = None
+) -> Interaction:
+    """The human listener selects or deselects one image. ``selected`` says which (whether the image
+    is selected afterwards), so a replayed click finds it done and changes nothing; None flips it."""
     interaction = _locked(interaction_id)
     _require(interaction, participant_id, LISTENER, turn, Interaction.Phase.LISTENER)
     context = set(interaction.config.tangrams.values_list("name", flat=True))
     if not isinstance(image, str) or image not in context:
         raise PlayError("invalid", "that image is not in this game")
+    if selected is not None and not isinstance(selected, bool):
+        raise PlayError("invalid", "selected must be true or false")
     selection = set(interaction.live_selection)
+    if selected is not None and (image in selection) == selected:
+        return interaction  # already so: a replayed click changes nothing
     selection ^= {image}
     interaction.live_selection = sorted(selection)
     interaction.listener_clicked = True
@@ -195,18 +204,69 @@ def submit_selection(interaction_id: int, participant_id: int, turn: int) -> Int
 # --- bot listener ------------------------------------------------------------------------------------
 
 
+def _bot_turn_open(interaction: Interaction, turn: int) -> bool:
+    return (
+        interaction.status == Interaction.Status.PLAYING
+        and interaction.turn_count == turn
+        and interaction.phase == Interaction.Phase.LISTENER
+        and interaction.listener_kind != "human"
+    )
+
+
 @transaction.atomic
 def apply_listener_action(interaction_id: int, turn: int, action: ListenerAction) -> bool:
     """Record a bot's action for ``turn``. False (and nothing changed) if that turn is decided."""
     interaction = _locked(interaction_id)
-    if (
-        interaction.status != Interaction.Status.PLAYING
-        or interaction.turn_count != turn
-        or interaction.phase != Interaction.Phase.LISTENER
-        or interaction.listener_kind == "human"
-    ):
+    if not _bot_turn_open(interaction, turn):
         return False
     _record_listener_turn(interaction, action, timezone.now())
+    return True
+
+
+@transaction.atomic
+def hold_listener_action(interaction_id: int, turn: int, action: ListenerAction, show_at: datetime) -> bool:
+    """Store a bot's action for ``turn``, to be recorded and shown at ``show_at`` (the bot's minimum
+    display delay). False (nothing changed) if the turn is decided or an answer is already held.
+
+    The caller delivers it at that time (``deliver_held_action``); if that process dies first, the
+    next sweep of the game clock (or any ``enforce_deadline``) delivers it, so an answer is never
+    lost to a crash. Holding is not a visible change: no version bump, no notification."""
+    interaction = _locked(interaction_id)
+    if not _bot_turn_open(interaction, turn) or interaction.held_action is not None:
+        return False
+    interaction.held_action = {
+        "turn": turn, "select": sorted(action.select), "deselect": sorted(action.deselect),
+        "source": action.source, "raw_output": action.raw_output, "probability": action.probability,
+        "checkpoint_id": action.checkpoint_id, "latency_seconds": action.latency_seconds,
+    }
+    interaction.held_action_at = show_at
+    interaction.save(update_fields=["held_action", "held_action_at"])
+    return True
+
+
+@transaction.atomic
+def deliver_held_action(interaction_id: int, now: datetime | None = None) -> bool:
+    """Record the held bot action once its display time has come. False (nothing changed) when there
+    is none, it is not due yet, or its turn is already decided (safe to call any time)."""
+    try:
+        interaction = Interaction.objects.select_for_update().get(pk=interaction_id)
+    except Interaction.DoesNotExist:
+        return False
+    return _deliver_held(interaction, now or timezone.now())
+
+
+def _deliver_held(interaction: Interaction, now: datetime) -> bool:
+    held = interaction.held_action
+    if held is None or interaction.held_action_at is None or interaction.held_action_at > now:
+        return False
+    if not _bot_turn_open(interaction, held.get("turn")):
+        return False
+    action = ListenerAction(
+        select=frozenset(held["select"]), deselect=frozenset(held["deselect"]), source=held["source"],
+        raw_output=held.get("raw_output") or "", probability=held.get("probability"),
+        checkpoint_id=held.get("checkpoint_id"), latency_seconds=held.get("latency_seconds"),
+    )
+    _record_listener_turn(interaction, action, now)
     return True
 
 
@@ -231,20 +291,28 @@ def fallback_action(interaction: Interaction, source: str) -> ListenerAction:
 
 @transaction.atomic
 def enforce_deadline(interaction_id: int, now: datetime | None = None) -> str | None:
-    """Act on a passed deadline: idle endings, the listener's auto-submit, the bot's retry and
-    fallback. Returns what happened, or None when nothing was due (safe to call any time)."""
+    """Act on a passed deadline: a held bot answer whose display time has come, idle endings, the
+    listener's auto-submit, the bot's retry and fallback. Returns what happened, or None when nothing
+    was due (safe to call any time). While the site is down (``uptime.server_down``) no person's
+    deadline runs out (a bot's retry and fallback go on): the outage is made up for when it is back."""
     now = now or timezone.now()
     try:
         interaction = Interaction.objects.select_for_update().get(pk=interaction_id)
     except Interaction.DoesNotExist:
         return None
-    if interaction.status != Interaction.Status.PLAYING or interaction.phase_deadline is None:
+    if interaction.status != Interaction.Status.PLAYING:
+        return None
+    if _deliver_held(interaction, now):
+        return "bot_answer"
+    if interaction.phase_deadline is None:
         return None
     study = interaction.study_settings
     bot_phase = interaction.phase == Interaction.Phase.LISTENER and interaction.listener_kind != "human"
     grace = 0.0 if bot_phase else study.timing.idle_grace_seconds
     if now < interaction.phase_deadline + timedelta(seconds=grace):
         return None
+    if not bot_phase and uptime.server_down():
+        return None  # no person could move while the site was down: its outage is not theirs
     turn = interaction.turn_count
     if interaction.phase == Interaction.Phase.SPEAKER:
         _end(interaction, Interaction.EndReason.SPEAKER_IDLE, now)
@@ -284,9 +352,9 @@ def cancel_game(interaction_id: int, now: datetime | None = None) -> bool:
 def expire_overdue(now: datetime | None = None) -> int:
     """Enforce every passed deadline (the game clock's sweep); returns how many games moved."""
     now = now or timezone.now()
-    due = Interaction.objects.filter(status=Interaction.Status.PLAYING, phase_deadline__lte=now).values_list(
-        "pk", flat=True
-    )
+    due = Interaction.objects.filter(status=Interaction.Status.PLAYING).filter(
+        Q(phase_deadline__lte=now) | Q(held_action_at__lte=now)
+    ).values_list("pk", flat=True)
     return sum(1 for pk in list(due) if enforce_deadline(pk, now))
 
 
@@ -323,6 +391,8 @@ def _record_listener_turn(interaction: Interaction, action: ListenerAction, now:
     interaction.live_selection = sorted(result.selection_after)
     interaction.listener_clicked = False
     interaction.bot_attempt = 0
+    interaction.held_action = None
+    interaction.held_action_at = None
     if result.ended:
         _end(interaction, Interaction.EndReason(result.outcome), now)
     else:
@@ -340,6 +410,8 @@ def _end(interaction: Interaction, reason: str, now: datetime) -> None:
     interaction.end_reason = reason
     interaction.ended_at = now
     interaction.phase_deadline = None
+    interaction.held_action = None
+    interaction.held_action_at = None
     _save(interaction, now)
     settle_game(interaction)
 

@@ -140,7 +140,7 @@ def play_simulated_game(
                                       f"the episode has {sorted(episode.selection)}")
             action = listener.act(move.text, shown, episode.history)
             for image in sorted(action.toggled):
-                play.toggle_image(interaction.pk, listener_person.pk, turn, image)
+                play.toggle_image(interaction.pk, listener_person.pk, turn, image, selected=image in action.select)
             play.submit_selection(interaction.pk, listener_person.pk, turn)
         else:
             _wait_for_turn(interaction.pk, turn, options.bot_wait_seconds)

@@ -257,6 +257,6 @@ def test_the_game_page_reconnects_after_a_drop_but_not_when_refused(server, brow
 
     refuse.append(True)
     page.reload()
-    expect(page.locator("#connection")).to_contain_text("You are not a player in this game")
+    expect(page.locator("#connection")).to_contain_text("This game is not yours")
     expect(page.get_by_label("Your message")).to_be_disabled()
     page.context.close()

@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.db import SessionStore
 
 from games import consumers
+from games.services import journey
 from games.models import Interaction, Participant, Turn
 from respect_site.asgi import application
 from tests.games.play_support import (
@@ -25,6 +26,7 @@ from tests.games.play_support import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")  # the page's origin is the site's own: scheme, host and port
 PRIVATE_KEYS = {"targets", "feedback", "correct", "wrong", "is_target"}
 WAIT = 5.0  # seconds to wait for an expected frame before failing
 
@@ -100,12 +102,26 @@ class Player:
             await self.comm.disconnect(timeout=3)
 
 
-def session_for(participant_id) -> str:
+def session_for(participant_id, *, bind=True) -> str:
+    """A browser session holding the participant, as the entry page makes one (``bind``: the
+    participant is bound to this browser, as a fresh entry does)."""
     store = SessionStore()
     if participant_id is not None:
         store["participant_id"] = participant_id
+        if bind:
+            store["browser_token"] = journey.bind_browser(participant_id)
     store.create()
     return store.session_key
+
+
+async def open_socket(game_id, headers):
+    """Connect; (communicator, None) when accepted, (None, close code) when refused before or
+    right after the handshake."""
+    comm = WebsocketCommunicator(application, f"/ws/play/{game_id}/", headers=headers)
+    connected, code = await comm.connect(timeout=3)
+    if not connected:
+        return None, code
+    return comm, None
 
 
 @pytest_asyncio.fixture
@@ -117,15 +133,25 @@ async def tabs():
     async def open_tab(game_id, participant_id, *, listener=False, expect_state=True, headers=None):
         key = await database_sync_to_async(session_for)(participant_id)
         if headers is None:
-            headers = [(b"cookie", f"sessionid={key}".encode()), ORIGIN]
-        comm = WebsocketCommunicator(application, f"/ws/play/{game_id}/", headers=headers)
-        connected, code = await comm.connect(timeout=3)
-        if not connected:
+            headers = [(b"cookie", f"sessionid={key}".encode()), ORIGIN, HOST]
+        comm, code = await open_socket(game_id, headers)
+        if comm is None:
             return None, code
+        if expect_state:
+            output = await comm.receive_output(timeout=WAIT)
+            if output["type"] == "websocket.close":  # accepted, then closed: refused with a code
+                await comm.wait(timeout=1)
+                return None, output["code"]
+            player = Player(comm, listener)
+            opened.append(player)
+            frame = json.loads(output["text"])
+            player.frames.append(frame)
+            if listener:
+                assert not private_keys(frame), frame
+            return player, frame["state"]
         player = Player(comm, listener)
         opened.append(player)
-        first = await player.recv() if expect_state else None
-        return player, (first["state"] if first else None)
+        return player, None
 
     yield open_tab
     for player in opened:
@@ -207,7 +233,7 @@ async def test_a_human_game_to_the_turn_limit_with_two_sockets(tabs):
         await speaker.send(type="utterance", turn=k, text=f"message {k}")
         seen = await listener.state(lambda s: s["turn"] == k and s["phase"] == "listener")
         assert seen["chat"][-1] == {"turn": k, "text": f"message {k}"} and seen["can_click"]
-        await listener.send(type="toggle", turn=k, image=wrong)
+        await listener.send(type="toggle", turn=k, image=wrong, selected=k % 2 == 0)
         live = await listener.state(lambda s: wrong in s["selection"] if k % 2 == 0 else wrong not in s["selection"])
         assert live["turn"] == k
         await listener.send(type="submit", turn=k)
@@ -233,7 +259,7 @@ async def test_reconnecting_mid_turn_restores_the_whole_state(tabs):
     await listener.state(lambda s: s["phase"] == "listener")
     picks = sorted(known["targets"][:1] + known["distractors"][:1])
     for image in picks:
-        await listener.send(type="toggle", turn=0, image=image)
+        await listener.send(type="toggle", turn=0, image=image, selected=True)
     await listener.state(lambda s: s["selection"] == picks)
     await listener.close()
     await speaker.close()
@@ -257,7 +283,7 @@ async def test_duplicate_submits_and_stale_frames_are_harmless(tabs):
     listener, _ = await tabs(game.pk, game.listener_id, listener=True)
     await speaker.send(type="utterance", turn=0, text="hello")
     await listener.state(lambda s: s["phase"] == "listener")
-    await listener.send(type="toggle", turn=0, image=known["targets"][0])
+    await listener.send(type="toggle", turn=0, image=known["targets"][0], selected=True)
     await listener.state(lambda s: s["selection"] == known["targets"][:1])
     await listener.send(type="submit", turn=0)
     await listener.send(type="submit", turn=0)
@@ -271,7 +297,7 @@ async def test_duplicate_submits_and_stale_frames_are_harmless(tabs):
     error = await speaker.error()
     assert error["code"] == "stale_turn"
     assert (await speaker.state())["turn"] == 1  # and the client is told where the game is
-    await listener.send(type="toggle", turn=0, image=known["targets"][1])
+    await listener.send(type="toggle", turn=0, image=known["targets"][1], selected=True)
     assert (await listener.error())["code"] in {"stale_turn", "not_your_turn"}
     await listener.state(lambda s: s["turn"] == 1)
     after = await reload(game)
@@ -299,6 +325,10 @@ async def test_malformed_frames_get_an_error_and_change_nothing(tabs):
         ("text", '{"type": "utterance", "turn": 0, "text": ["hi"]}'),
         ("text", '{"type": "utterance", "turn": 0}'),
         ("text", '{"type": "toggle", "turn": 0}'),
+        ("text", '{"type": "toggle", "turn": 0, "image": "x"}'),  # without "selected": a replay would flip it
+        ("text", '{"type": "toggle", "turn": 0, "image": "x", "selected": "yes"}'),
+        ("text", "[" * 2000 + "]" * 2000),  # deeper than the parser's recursion limit
+        ("text", '{"type": "sync", "x": ' + "[" * 500 + "]" * 500 + "}"),  # parses, but nested too deeply
         ("text", json.dumps({"type": "utterance", "turn": 0, "text": "x" * 5000})),
         ("text", json.dumps({"type": "utterance", "turn": 0, "text": "x" * 301})),
         ("text", json.dumps({"type": "utterance", "turn": 0, "text": "   "})),
@@ -332,12 +362,87 @@ async def test_frames_beyond_the_rate_limit_are_refused(tabs, settings, monkeypa
     await speaker.send(type="sync")
     assert (await speaker.recv())["code"] == "rate_limited"
     await speaker.send(type="utterance", turn=0, text="too fast")
-    assert (await speaker.recv())["code"] == "rate_limited"
+    assert await speaker.quiet(0.2)  # refused too, and not told again within the same second
     assert (await reload(game)).phase == "speaker"
     now[0] += 1.01  # a second later the budget is back
     await speaker.send(type="utterance", turn=0, text="in time")
     state = await speaker.state()
     assert state["phase"] == "listener" and state["chat"] == [{"turn": 0, "text": "in time"}]
+
+
+async def outputs_until_closed(player: Player, timeout=WAIT) -> list[dict]:
+    """Every frame (parsed) and finally the close event the server sent this socket."""
+    seen = []
+    while True:
+        output = await player.comm.receive_output(timeout=timeout)
+        if output["type"] == "websocket.close":
+            seen.append(output)
+            player.closed = True
+            return seen
+        seen.append(json.loads(output["text"]))
+
+
+async def test_a_flood_gets_one_refusal_then_the_socket_is_closed_and_the_partner_plays_on(
+    tabs, settings, monkeypatch
+):
+    settings.GAME_FRAME_RATE_LIMIT = 3
+    monkeypatch.setattr(consumers, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))  # one second
+    game = await new_game("human")
+    speaker, _ = await tabs(game.pk, game.speaker_id)
+    listener, _ = await tabs(game.pk, game.listener_id, listener=True)
+    before = await reload(game)
+    for _ in range(3):
+        await speaker.send(type="sync")
+        assert (await speaker.recv())["type"] == "state"
+    for i in range(500):  # far beyond the limit: answered once, then cut off
+        await speaker.comm.send_to(text_data=json.dumps({"type": "utterance", "turn": 0, "text": f"spam {i}"}))
+    seen = await outputs_until_closed(speaker)
+    assert seen == [
+        {"type": "error", "code": "rate_limited", "message": "too many messages; slow down"},
+        {"type": "websocket.close", "code": consumers.CLOSE_TOO_MANY_FRAMES},
+    ]
+    after = await reload(game)
+    assert (after.version, after.phase, after.pending_utterance) == (before.version, "speaker", "")
+    # The other player was never affected, and the speaker can come back on a new connection.
+    assert await listener.quiet(0.1)
+    await listener.send(type="sync")
+    assert (await listener.state())["phase"] == "speaker"
+    speaker, _ = await tabs(game.pk, game.speaker_id)
+    await speaker.send(type="utterance", turn=0, text="sorry about that")
+    assert (await listener.state(lambda s: s["phase"] == "listener"))["chat"][0]["text"] == "sorry about that"
+
+
+async def test_a_connection_is_closed_once_it_has_sent_its_cap_of_frames(tabs, settings):
+    settings.GAME_MAX_FRAMES_PER_CONNECTION = 5
+    game = await new_game("human")
+    speaker, _ = await tabs(game.pk, game.speaker_id)
+    for _ in range(5):
+        await speaker.send(type="sync")
+        assert (await speaker.recv())["type"] == "state"
+    await speaker.send(type="sync")
+    assert await outputs_until_closed(speaker) == [{"type": "websocket.close", "code": consumers.CLOSE_TOO_MANY_FRAMES}]
+
+
+async def test_a_replayed_toggle_changes_nothing(tabs):
+    game = await new_game("human")
+    known = await facts(game)
+    image = known["targets"][0]
+    speaker, _ = await tabs(game.pk, game.speaker_id)
+    listener, _ = await tabs(game.pk, game.listener_id, listener=True)
+    await speaker.send(type="utterance", turn=0, text="the first one")
+    await listener.state(lambda s: s["phase"] == "listener")
+    await listener.send(type="toggle", turn=0, image=image, selected=True)
+    await listener.state(lambda s: s["selection"] == [image])
+    selected = await reload(game)
+    await listener.send(type="toggle", turn=0, image=image, selected=True)  # the network delivered it twice
+    assert await listener.quiet(0.3)
+    again = await reload(game)
+    assert (again.live_selection, again.version) == ([image], selected.version)
+    await listener.send(type="toggle", turn=0, image=image, selected=False)
+    await listener.state(lambda s: s["selection"] == [])
+    await listener.send(type="toggle", turn=0, image=image, selected=False)
+    assert await listener.quiet(0.3)
+    assert (await reload(game)).live_selection == []
 
 
 async def test_strangers_are_refused(tabs):
@@ -347,16 +452,74 @@ async def test_strangers_are_refused(tabs):
     assert (player, code) == (None, consumers.CLOSE_FORBIDDEN)
     player, code = await tabs(game.pk, None)  # a session without a participant
     assert (player, code) == (None, consumers.CLOSE_FORBIDDEN)
-    player, code = await tabs(game.pk, None, headers=[ORIGIN])  # no session at all
+    player, code = await tabs(game.pk, None, headers=[ORIGIN, HOST])  # no session at all
     assert (player, code) == (None, consumers.CLOSE_FORBIDDEN)
     player, code = await tabs(999_999, game.speaker_id)  # no such game
     assert (player, code) == (None, consumers.CLOSE_FORBIDDEN)
     key = await in_db(session_for)(game.speaker_id)
     player, _ = await tabs(game.pk, None, headers=[(b"cookie", f"sessionid={key}".encode()),
-                                                   (b"origin", b"https://evil.example")])
+                                                   (b"origin", b"https://evil.example"), HOST])
     assert player is None  # a foreign page cannot open the player's socket
-    player, _ = await tabs(game.pk, None, headers=[(b"cookie", f"sessionid={key}".encode())])
+    player, _ = await tabs(game.pk, None, headers=[(b"cookie", f"sessionid={key}".encode()), HOST])
     assert player is None
+    assert (await reload(game)).version == 0
+
+
+async def test_a_refused_socket_is_accepted_then_closed_with_4403_so_the_browser_sees_the_code(tabs):
+    # Closing before the handshake completes reaches the browser as 1006, which the page retries forever.
+    game = await new_game("human")
+    stranger = await in_db(person)()
+    key = await in_db(session_for)(stranger.pk)
+    comm, code = await open_socket(game.pk, [(b"cookie", f"sessionid={key}".encode()), ORIGIN, HOST])
+    assert comm is not None and code is None  # the handshake completed ...
+    assert await comm.receive_output(timeout=WAIT) == {"type": "websocket.close", "code": consumers.CLOSE_FORBIDDEN}
+    await comm.wait(timeout=1)
+
+
+@pytest.mark.parametrize("origin, host", [
+    (b"http://127.0.0.1:9999", b"127.0.0.1:8000"),  # another port of an allowed host
+    (b"http://127.0.0.1:9999", b"127.0.0.1"),
+    (b"https://127.0.0.1", b"127.0.0.1"),  # another scheme (the request came over plain http)
+    (b"http://127.0.0.1", b"127.0.0.1:8000"),
+    (b"http://localhost:8000", b"127.0.0.1:8000"),  # another allowed host than the one requested
+    (b"http://evil.example", b"evil.example"),  # a host that is not allowed at all
+    (b"null", b"127.0.0.1"),
+    (b"http://127.0.0.1:notaport", b"127.0.0.1"),
+])
+async def test_only_the_sites_own_origin_may_open_a_game_socket(tabs, origin, host):
+    game = await new_game("human")
+    key = await in_db(session_for)(game.speaker_id)
+    player, _ = await tabs(game.pk, None, headers=[(b"cookie", f"sessionid={key}".encode()),
+                                                   (b"origin", origin), (b"host", host)])
+    assert player is None
+    player, state = await tabs(game.pk, None, headers=[(b"cookie", f"sessionid={key}".encode()),
+                                                       (b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")])
+    assert player is not None and state["role"] == "speaker"  # the same port and scheme: allowed
+
+
+async def test_behind_a_tls_proxy_the_origin_must_be_https(tabs, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    game = await new_game("human")
+    key = await in_db(session_for)(game.speaker_id)
+    cookie = (b"cookie", f"sessionid={key}".encode())
+    proxied = (b"x-forwarded-proto", b"https")
+    player, _ = await tabs(game.pk, None, headers=[cookie, (b"origin", b"http://127.0.0.1"), HOST, proxied])
+    assert player is None
+    player, state = await tabs(game.pk, None, headers=[cookie, (b"origin", b"https://127.0.0.1"), HOST, proxied])
+    assert player is not None and state["role"] == "speaker"
+
+
+async def test_a_session_superseded_by_a_later_entry_cannot_play(tabs):
+    # The participant entered again from another browser (between games): the old browser's session
+    # no longer holds them, even though it still names them.
+    game = await new_game("human")
+    old = await in_db(session_for)(game.speaker_id)
+    await in_db(journey.bind_browser)(game.speaker_id)
+    player, code = await tabs(game.pk, None, headers=[(b"cookie", f"sessionid={old}".encode()), ORIGIN, HOST])
+    assert (player, code) == (None, consumers.CLOSE_FORBIDDEN)
+    unbound = await in_db(session_for)(game.speaker_id, bind=False)  # names the participant, holds no token
+    player, code = await tabs(game.pk, None, headers=[(b"cookie", f"sessionid={unbound}".encode()), ORIGIN, HOST])
+    assert (player, code) == (None, consumers.CLOSE_FORBIDDEN)
     assert (await reload(game)).version == 0
 
 
@@ -386,7 +549,7 @@ async def test_the_listener_never_receives_targets_or_correctness(tabs):
     await speaker.send(type="utterance", turn=0, text="all of them")
     await listener.state(lambda s: s["phase"] == "listener")
     for image in known["targets"]:
-        await listener.send(type="toggle", turn=0, image=image)
+        await listener.send(type="toggle", turn=0, image=image, selected=True)
         await listener.state(lambda s: image in s["selection"])
     await listener.send(type="submit", turn=0)
     end = await listener.state(lambda s: s["outcome"] is not None)
@@ -421,7 +584,7 @@ async def test_an_idle_listener_is_ended_and_a_clicking_one_auto_submitted(tabs)
     listener, _ = await tabs(game.pk, game.listener_id, listener=True)
     await speaker.send(type="utterance", turn=0, text="quick")
     await listener.state(lambda s: s["phase"] == "listener")
-    await listener.send(type="toggle", turn=0, image=known["targets"][0])
+    await listener.send(type="toggle", turn=0, image=known["targets"][0], selected=True)
     state = await speaker.state(lambda s: s["turn"] == 1, timeout=4)  # auto-submitted at the deadline
     assert state["selection"] == known["targets"][:1]
     [turn] = await turns_of(game)

@@ -1,20 +1,29 @@
 """The participant journey: entry link, consent, practice, lobby and matching, pay, survey."""
+import io
+import json
+import logging
 import random
 import re
+import uuid
 from collections import Counter
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
 from django.urls import reverse
 
 from games.models import Deployment, GameConfig, Interaction, Participant, RoundConfig
 from games.services import journey, play
 from games.services.journey import JourneyError
 from games.services.rounds import create_system, launch_round
+from respect_site.log_filters import RedactParticipantIds
 from tests.games.play_support import (
     NO_DELAY,
     fresh,
     person,
+    start,
 )
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +80,7 @@ def stored_text(participant: Participant) -> str:
     (PROLIFIC, "prolific", ("5f0cPROLIFICRAW", "sess-RAW-42"), "study-9"),
 ])
 def test_entry_link_creates_a_participant_with_only_hashed_ids(params, platform, raw_ids, study_ref):
-    participant = journey.enter(params)
+    participant = journey.enter(params).participant
     assert (participant.platform, participant.stage, participant.study_ref) == (platform, "consent", study_ref)
     assert participant.external_id_hash == journey.hash_external_id(raw_ids[0])
     assert participant.session_id_hash == journey.hash_external_id(raw_ids[1])
@@ -80,12 +89,12 @@ def test_entry_link_creates_a_participant_with_only_hashed_ids(params, platform,
     for raw in raw_ids:
         assert raw not in text and raw.lower() not in text.lower()
     # Entering again finds the same person.
-    assert journey.enter(params).pk == participant.pk and Participant.objects.count() == 1
+    assert journey.enter(params).participant.pk == participant.pk and Participant.objects.count() == 1
 
 
 def test_the_same_worker_id_on_two_platforms_is_two_people():
-    a = journey.enter({"workerId": "SAME1", "assignmentId": "X1"})
-    b = journey.enter({"PROLIFIC_PID": "SAME1", "STUDY_ID": "s", "SESSION_ID": "x"})
+    a = journey.enter({"workerId": "SAME1", "assignmentId": "X1"}).participant
+    b = journey.enter({"PROLIFIC_PID": "SAME1", "STUDY_ID": "s", "SESSION_ID": "x"}).participant
     assert a.pk != b.pk and a.external_id_hash == b.external_id_hash
 
 
@@ -98,7 +107,7 @@ def test_the_same_worker_id_on_two_platforms_is_two_people():
     ("", ""),
 ])
 def test_mturk_submit_url_only_for_mturk_hosts(submit_to, stored):
-    assert journey.enter({**MTURK, "turkSubmitTo": submit_to}).submit_url == stored
+    assert journey.enter({**MTURK, "turkSubmitTo": submit_to}).participant.submit_url == stored
 
 
 @pytest.mark.parametrize("params, message", [
@@ -127,7 +136,7 @@ def test_bad_entry_links_are_refused_and_create_nothing(params, message):
 
 
 def test_a_128_character_id_is_accepted_and_the_hit_id_is_optional():
-    assert journey.enter({"workerId": "W" * 128, "assignmentId": "A1"}).study_ref == ""
+    assert journey.enter({"workerId": "W" * 128, "assignmentId": "A1"}).participant.study_ref == ""
 
 
 def test_the_entry_page_starts_a_session_and_sends_a_finished_worker_to_done(client):
@@ -144,6 +153,128 @@ def test_the_entry_page_starts_a_session_and_sends_a_finished_worker_to_done(cli
     assert "ABCDE12345" in client.get(reverse("play:done")).content.decode()
     bad = client.get(reverse("play:entry") + "?workerId=W9&assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE")
     assert bad.status_code == 400
+
+
+def entry_url(params) -> str:
+    return reverse("play:entry") + "?" + urlencode(params)
+
+
+def as_done(participant_id, code="SECRET1234"):
+    Participant.objects.filter(pk=participant_id).update(stage="done", completion_code=code, bonus=Decimal("1.23"))
+
+
+@pytest.mark.parametrize("params, session_key", [(MTURK, "assignmentId"), (PROLIFIC, "SESSION_ID")])
+def test_a_worker_id_with_another_assignment_or_session_id_is_refused_and_changes_nothing(params, session_key, caplog):
+    victim = Client()
+    assert victim.get(entry_url(params)).status_code == 302
+    participant = Participant.objects.get()
+    as_done(participant.pk)
+    before = Participant.objects.filter(pk=participant.pk).values().get()
+    attacker = Client()
+    with caplog.at_level(logging.WARNING):
+        response = attacker.get(entry_url({**params, session_key: "ANYTHING"}))
+    page = response.content.decode()
+    assert response.status_code == 403 and "another assignment or session" in page
+    assert "SECRET1234" not in page and "1.23" not in page
+    done = attacker.get(reverse("play:done"))
+    assert done.status_code == 403 and "SECRET1234" not in done.content.decode()
+    assert Participant.objects.filter(pk=participant.pk).values().get() == before
+    assert "participant_id" not in attacker.session
+    # Logged, without the raw ids.
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert f"participant {participant.pk}" in logged and "entry refused" in logged
+    for raw in (*params.values(), "ANYTHING"):
+        if len(raw) > 4:
+            assert raw not in logged
+    # The worker, with their own assignment, still gets their code.
+    assert "SECRET1234" in victim.get(reverse("play:done")).content.decode()
+    assert "SECRET1234" in Client().get(entry_url(params), follow=True).content.decode()
+
+
+def test_while_a_game_is_in_play_only_the_browser_that_holds_it_may_enter_again():
+    first = Client()
+    first.get(entry_url(MTURK))
+    participant = Participant.objects.get()
+    game = start("oracle", speaker=participant)
+    game_url = reverse("play:game", args=[game.pk])
+    other = Client()
+    response = other.get(entry_url(MTURK))  # the right ids, but another browser: no taking the seat over
+    assert response.status_code == 403 and "open in another browser" in response.content.decode()
+    assert other.get(game_url).status_code == 403
+    assert Participant.objects.get(pk=participant.pk).browser_hash == participant.browser_hash
+    assert first.get(game_url).status_code == 200  # the player's own tab is untouched
+    response = first.get(entry_url(MTURK))  # the player's own browser reloading the link
+    assert response.status_code == 302 and response.url == game_url
+    play.cancel_game(game.pk)
+    # Between games the participant may move to another browser; the old one then holds nothing.
+    assert other.get(entry_url(MTURK)).status_code == 302
+    stale = first.get(reverse("play:survey"))
+    assert stale.status_code == 403 and "another browser" in stale.content.decode()
+    assert other.get(reverse("play:survey")).status_code == 200
+
+
+def test_a_participant_who_entered_before_browsers_were_bound_is_bound_at_the_next_entry():
+    first = Client()
+    first.get(entry_url(MTURK))
+    participant = Participant.objects.get()
+    Participant.objects.filter(pk=participant.pk).update(browser_hash="")  # a row from before the binding
+    session = first.session
+    del session["browser_token"]
+    session.save()
+    assert first.get(reverse("play:consent")).status_code == 200  # their old session still holds them
+    start("oracle", speaker=participant)
+    other = Client()
+    assert other.get(entry_url(MTURK)).status_code == 302  # the right ids: this browser is bound now
+    assert Participant.objects.get(pk=participant.pk).browser_hash
+    assert first.get(reverse("play:consent")).status_code == 403
+    assert Client().get(entry_url(MTURK)).status_code == 403  # and from now on, held like anyone's
+
+
+def test_no_raw_id_is_kept_on_the_server_yet_the_mturk_submit_form_gets_the_assignment(client):
+    client.get(entry_url(MTURK))
+    participant = Participant.objects.get()
+    stored = " ".join(json.dumps(s.get_decoded()) + s.session_data for s in Session.objects.all())
+    assert stored and not any(raw in stored for raw in ("A1WORKER77RAW", "3ASSIGN99RAW"))
+    as_done(participant.pk)
+    page = client.get(reverse("play:done")).content.decode()
+    assert 'name="assignmentId" value="3ASSIGN99RAW"' in page  # from the browser's own cookie
+    client.cookies["mturk_assignment"] = "FORGED99"  # not the participant's assignment: not shown
+    page = client.get(reverse("play:done")).content.decode()
+    assert "FORGED99" not in page and 'name="assignmentId"' not in page and "SECRET1234" in page
+
+
+def test_logged_request_lines_carry_no_worker_or_assignment_ids():
+    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RedactParticipantIds) for f in h.filters))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:  # what Daphne's runserver logs for a refused entry link
+        logging.getLogger("django.channels.server").warning(
+            "HTTP %(method)s %(path)s %(status)s [%(time_taken).2f, %(client)s]",
+            {"method": "GET", "path": "/play/?workerId=A1WORKER77RAW&assignmentId=3ASSIGN99RAW&hitId=HIT-1",
+             "status": 403, "time_taken": 0.01, "client": "127.0.0.1:5000"},
+        )
+        logging.getLogger("django.request").warning("Forbidden: /play/?PROLIFIC_PID=5f0cPROLIFICRAW&SESSION_ID=sess-RAW-42")
+    finally:
+        handler.setStream(previous)
+    text = stream.getvalue()
+    assert "/play/?workerId=[redacted]&assignmentId=[redacted]&hitId=[redacted] 403" in text
+    assert "PROLIFIC_PID=[redacted]&SESSION_ID=[redacted]" in text and "RAW" not in text
+
+
+def test_new_participants_per_client_address_are_throttled(settings):
+    settings.PARTICIPANT_ENTRY_LIMIT = 3
+    address, elsewhere = f"test-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
+    for i in range(3):
+        assert Client().get(entry_url({"workerId": f"NEW{i}", "assignmentId": f"A{i}"}), REMOTE_ADDR=address).status_code == 302
+    response = Client().get(entry_url({"workerId": "NEW3", "assignmentId": "A3"}), REMOTE_ADDR=address)
+    assert response.status_code == 429 and "try again later" in response.content.decode()
+    assert Participant.objects.count() == 3
+    # Returning participants are not throttled; other addresses have their own allowance.
+    assert Client().get(entry_url({"workerId": "NEW0", "assignmentId": "A0"}), REMOTE_ADDR=address).status_code == 302
+    assert Client().get(entry_url({"workerId": "NEW3", "assignmentId": "A3"}), REMOTE_ADDR=elsewhere).status_code == 302
+    with pytest.raises(journey.EntryThrottled):
+        journey.enter({"workerId": "NEW4", "assignmentId": "A4"}, address=address)
+    assert Participant.objects.count() == 4
 
 
 # --- consent and practice --------------------------------------------------------------------------------
@@ -284,6 +415,71 @@ def test_two_novices_are_paired_with_roles_drawn_at_random():
         assert {game.speaker_id, game.listener_id} == {a.pk, b.pk}
         speakers["first" if game.speaker_id == a.pk else "second"] += 1
     assert set(speakers) == {"first", "second"}
+
+
+class PickHuman(random.Random):
+    """Balanced assignment that, among equally loaded deployments, draws the human-human one."""
+
+    def choice(self, seq):
+        return next((d for d in seq if getattr(getattr(d, "system", None), "listener_kind", "") == "human"), seq[0])
+
+
+def test_a_lone_newcomer_in_the_human_human_deployment_gets_a_bot_after_the_partner_wait(clock):
+    study = open_study("oracle", "random", "human", settings={"timing": {"partner_wait_seconds": 30}})
+    busy = in_lobby()  # the oracle deployment already had a game: random and human are the least loaded
+    oracle = Deployment.objects.get(round=study, system__listener_kind="oracle")
+    journey._start_study_game(oracle, busy, None)
+    alone = in_lobby()
+    assert journey.poll_lobby(alone.pk, rng=PickHuman()).state == "waiting"
+    assert fresh_person(alone).waiting_for.system.listener_kind == "human"
+    clock.advance(29)
+    assert journey.poll_lobby(alone.pk, rng=PickHuman()).state == "waiting"
+    clock.advance(1)  # nobody came, and nobody is about to: a bot game, not 4 minutes alone
+    status = journey.poll_lobby(alone.pk, rng=PickHuman())
+    assert status.state == "matched"
+    game = Interaction.objects.get(pk=status.interaction_id)
+    assert game.listener_kind == "random" and game.speaker_id == alone.pk  # the least-loaded bot deployment
+    assert fresh_person(alone).waiting_for is None and fresh_person(alone).stage == "game"
+
+
+def test_someone_waiting_for_a_partner_is_paired_with_the_next_newcomer(clock):
+    study = open_study("oracle", "human", settings={"timing": {"partner_wait_seconds": 30}})
+    waiting = in_lobby()
+    assert journey.poll_lobby(waiting.pk, rng=PickHuman()).state == "waiting"
+    clock.advance(10)
+    # Balance alone would send the newcomer to the oracle (the waiting person loads the human deployment).
+    newcomer = in_lobby()
+    status = journey.poll_lobby(newcomer.pk, rng=random.Random(0))
+    game = Interaction.objects.get(pk=status.interaction_id)
+    assert (status.state, game.listener_kind, {game.speaker_id, game.listener_id}) == (
+        "matched", "human", {waiting.pk, newcomer.pk})
+    assert Interaction.objects.filter(deployment__round=study).count() == 1
+
+
+def test_while_a_partner_is_likely_to_come_the_wait_goes_on(clock):
+    open_study("oracle", "human", settings={"timing": {"partner_wait_seconds": 30}})
+    waiting = in_lobby()
+    assert journey.poll_lobby(waiting.pk, rng=PickHuman()).state == "waiting"
+    practising = person(stage=Participant.Stage.INSTRUCTIONS)
+    practice = journey.start_practice(practising.pk)
+    clock.advance(31)
+    assert journey.poll_lobby(waiting.pk, rng=PickHuman()).state == "waiting"  # someone is practising
+    play.cancel_game(practice.pk)
+    Participant.objects.filter(pk=practising.pk).update(practiced=True)
+    clock.advance(20)
+    assert journey.poll_lobby(waiting.pk, rng=PickHuman()).state == "waiting"  # ... just finished practising
+    journey.enter_lobby(practising.pk)
+    assert journey.poll_lobby(waiting.pk, rng=PickHuman()).state == "waiting"  # ... is in the lobby
+    status = journey.poll_lobby(practising.pk)
+    game = Interaction.objects.get(pk=status.interaction_id)
+    assert game.listener_kind == "human" and {game.speaker_id, game.listener_id} == {waiting.pk, practising.pk}
+
+
+def test_a_negative_partner_wait_is_refused():
+    from games.domain.study_settings import SettingsError, StudySettings
+
+    with pytest.raises(SettingsError, match="partner_wait_seconds"):
+        StudySettings.from_dict({"timing": {"partner_wait_seconds": -1}})
 
 
 def test_lobby_timeout_pays_the_flat_rate_and_gives_a_completion_code(clock):

@@ -2,9 +2,10 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from games.models import Interaction, Participant, Tangram, Turn
-from games.services import play
+from games.models import Interaction, Participant, ServerHeartbeat, Tangram, Turn
+from games.services import play, uptime
 from games.services.play import ListenerAction, PlayError
 from tests.factories import CheckpointFactory
 from tests.games.play_support import (
@@ -325,3 +326,56 @@ def test_practice_game_is_started_with_the_round_settings_frozen():
     assert game.settings["timing"]["speaker_seconds"] == 45.0
     assert game.phase_deadline == game.started_at + timedelta(seconds=45)
     assert Turn.objects.count() == 0
+
+
+# --- server outages -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def outage_notifications(monkeypatch):
+    sent: list[int] = []
+    monkeypatch.setattr(uptime, "notify_interaction", sent.append)
+    return sent
+
+
+def test_a_server_outage_extends_deadlines_instead_of_ending_games_as_idle(outage_notifications,
+                                                                           django_capture_on_commit_callbacks):
+    # The site was down for 40 s (no heartbeat); the speaker's deadline ran out meanwhile.
+    now = timezone.now()
+    ServerHeartbeat.objects.create(name=uptime.WEB, beat_at=now - timedelta(seconds=40))
+    game = start("oracle")
+    Interaction.objects.filter(pk=game.pk).update(phase_deadline=now - timedelta(seconds=10))
+    before = fresh(game)
+    # Until a web process is back, no deadline runs out: not through a sweep, not directly.
+    assert play.expire_overdue() == 0 and play.enforce_deadline(game.pk) is None
+    assert fresh(game).status == "playing" and uptime.server_down()
+    with django_capture_on_commit_callbacks(execute=True):
+        outage = uptime.beat()  # the first beat of a web process that is back
+    assert 40 <= outage < 45
+    game = fresh(game)
+    assert 30 <= (game.phase_deadline - now).total_seconds() < 36  # the 40 s lost are given back
+    assert game.version == before.version + 1 and outage_notifications == [game.pk]  # browsers are told
+    assert not uptime.server_down()
+    assert play.expire_overdue() == 0 and fresh(game).status == "playing"
+    # Past the extended deadline it is an idle ending after all: the players had their time.
+    assert play.enforce_deadline(game.pk, now=game.phase_deadline + timedelta(seconds=3)) == "speaker_idle"
+
+
+def test_a_heartbeat_without_a_gap_changes_nothing(outage_notifications):
+    game = start("oracle")
+    assert uptime.beat() == 0.0 and uptime.beat() == 0.0
+    assert fresh(game).phase_deadline == game.phase_deadline and outage_notifications == []
+    assert not uptime.server_down()
+
+
+def test_during_an_outage_a_bots_retry_and_fallback_go_on(bot_requests, django_capture_on_commit_callbacks):
+    # Nobody is blamed for a bot's retry or fallback, and simulations through the services (which
+    # wait on bot deadlines) must not stall on a heartbeat left stale by a stopped web server.
+    now = timezone.now()
+    ServerHeartbeat.objects.create(name=uptime.WEB, beat_at=now - timedelta(seconds=600))
+    game = start("oracle")
+    with django_capture_on_commit_callbacks(execute=True):
+        speak(game, 0)
+        assert play.enforce_deadline(game.pk, now=fresh(game).phase_deadline) == "bot_retry"
+        assert play.enforce_deadline(game.pk, now=fresh(game).phase_deadline) == "bot_fallback"
+    assert fresh(game).turns.get().action_source == "timeout"

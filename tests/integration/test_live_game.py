@@ -21,6 +21,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
 from games.models import Interaction, Turn
+from games.services import journey
 from tests.factories import ParticipantFactory
 from tests.games.play_support import distractors_of, install_library, start, targets_of
 
@@ -39,8 +40,10 @@ class Socket:
         self.frames: list[dict] = []
 
     @classmethod
-    async def open(cls, port: int, path: str, *, cookie: str = "", origin: str = "http://127.0.0.1"):
-        """The socket, or the HTTP status line when the server refused the upgrade."""
+    async def open(cls, port: int, path: str, *, cookie: str = "", origin: str = ""):
+        """The socket, or the HTTP status line when the server refused the upgrade. ``origin``: the
+        page's (by default the site's own, as a browser on the site sends it)."""
+        origin = origin or f"http://127.0.0.1:{port}"
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16))
         lines = [
@@ -217,8 +220,10 @@ def library(transactional_db):
 
 
 def cookie_for(participant_id) -> str:
+    """The session cookie of a browser that entered as the participant (and holds them)."""
     store = SessionStore()
     store["participant_id"] = participant_id
+    store["browser_token"] = journey.bind_browser(participant_id)
     store.create()
     return f"sessionid={store.session_key}"
 
@@ -292,8 +297,10 @@ def test_a_human_human_turn_across_two_real_sockets(live, library):
     port, path = live["port"], f"/ws/play/{game.pk}/"
 
     async def play():
-        refused = await Socket.open(port, path, cookie=stranger_cookie)
-        assert isinstance(refused, str) and " 403 " in refused, refused
+        refused = await Socket.open(port, path, cookie=stranger_cookie)  # accepted, then closed with the code
+        assert not isinstance(refused, str), refused
+        assert await refused.recv() == {"closed": 4403}
+        await refused.close()
         foreign = await Socket.open(port, path, cookie=speaker_cookie, origin="https://evil.example")
         assert isinstance(foreign, str) and " 403 " in foreign, foreign
         speaker = await Socket.open(port, path, cookie=speaker_cookie)
@@ -302,7 +309,7 @@ def test_a_human_human_turn_across_two_real_sockets(live, library):
         await listener.state()
         await speaker.send(type="utterance", turn=0, text="the odd one out")
         await listener.state(lambda s: s["phase"] == "listener")
-        await listener.send(type="toggle", turn=0, image=wrong)
+        await listener.send(type="toggle", turn=0, image=wrong, selected=True)
         await listener.state(lambda s: s["selection"] == [wrong])
         await listener.send(type="submit", turn=0)
         seen = await speaker.state(lambda s: s["turn"] == 1)

@@ -103,3 +103,64 @@ def test_the_bot_answer_is_not_shown_before_the_minimum_display_delay(django_cap
 
 def test_run_bot_turn_for_a_missing_game_does_nothing():
     assert run_bot_turn(999_999, 0, 1) is False
+
+
+class _LostTimer:
+    """A ``threading.Timer`` that never fires: the process died before the display delay was over."""
+
+    made: list = []
+
+    def __init__(self, interval, function, args=()):
+        self.made.append((interval, function, args))
+        self.daemon = True
+
+    def start(self):
+        pass
+
+
+def test_a_bot_answer_held_for_its_display_time_survives_a_crash(
+    clock, held_bots, monkeypatch, django_capture_on_commit_callbacks
+):
+    _LostTimer.made = []
+    # A worker decided the answer, then died before showing it (its timer is lost). The answer was
+    # stored with its display time: the next sweep after a restart delivers it, no retry needed.
+    monkeypatch.setattr(inference.threading, "Timer", _LostTimer)
+    game = start("oracle", settings={"timing": {"bot_min_delay_seconds": 2}})
+    with django_capture_on_commit_callbacks(execute=True):
+        speak(game, 0)
+    assert held_bots == [(game.pk, 0, 1)]
+    assert run_bot_turn(game.pk, 0, 1, block=False) is True
+    assert fresh(game).turns.count() == 0 and fresh(game).phase == "listener"
+    clock.advance(1)
+    assert play.expire_overdue() == 0  # not before its display time
+    clock.advance(1.5)  # the restarted server's first sweep
+    with django_capture_on_commit_callbacks(execute=True):
+        assert play.expire_overdue() == 1
+    game = fresh(game)
+    turn = game.turns.get()
+    assert (turn.action_source, turn.action_probability) == ("baseline", 1.0)  # the oracle's answer, not a fallback
+    assert game.end_reason == "success" and held_bots == [(game.pk, 0, 1)]  # no retry was asked for
+    assert play.expire_overdue() == 0 and play.deliver_held_action(game.pk) is False  # delivered once
+
+
+def test_a_held_answer_is_delivered_by_its_timer_when_its_display_time_comes(
+    clock, held_bots, monkeypatch, django_capture_on_commit_callbacks
+):
+    _LostTimer.made = []
+    monkeypatch.setattr(inference.threading, "Timer", _LostTimer)
+    monkeypatch.setattr(inference, "close_old_connections", lambda: None)  # the test's connection stays
+    game = start("oracle", settings={"timing": {"bot_min_delay_seconds": 2}})
+    with django_capture_on_commit_callbacks(execute=True):
+        speak(game, 0)
+    assert run_bot_turn(game.pk, 0, 1, block=False) is True  # returns at once: the worker is free
+    [(interval, deliver, args)] = _LostTimer.made
+    assert 2 <= interval < 2.1
+    assert run_bot_turn(game.pk, 0, 2, block=False) is False  # an answer is held already: nothing changes
+    assert len(_LostTimer.made) == 1
+    deliver(*args)  # too early (a timer that fires early): nothing is shown yet
+    assert fresh(game).turns.count() == 0
+    clock.advance(interval)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(*args)
+    turn = fresh(game).turns.get()
+    assert turn.listener_seconds >= 2 and turn.action_source == "baseline"

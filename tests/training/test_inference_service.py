@@ -104,20 +104,37 @@ def test_a_full_batch_does_not_wait_for_the_window(batchers):
     # A window far longer than the test may take: only reaching max_batch can start this batch.
     b = batchers(window=600.0, max_batch=4)
     policy = FakePolicy()
+    hold(b, policy)
     futures = [b.submit(policy, req(i)) for i in range(4)]
+    policy.gate.set()
     assert [f.result(WAIT).batch_size for f in futures] == [4, 4, 4, 4]
-    assert sizes(policy) == [4]
+    assert sizes(policy) == [1, 4]
 
 
 def test_the_window_keeps_a_batch_open_for_late_company(batchers):
     b = batchers(window=600.0, max_batch=3)
     policy = FakePolicy()
-    first = b.submit(policy, req(0))
+    hold(b, policy)
+    concurrent = [b.submit(policy, req(i)) for i in range(3)]  # callers came together: company is likely
+    policy.gate.set()
+    assert [f.result(WAIT).batch_size for f in concurrent] == [3, 3, 3]
+    first = b.submit(policy, req(10))
     threading.Event().wait(0.05)
     assert not first.done()  # waiting for company, not answered alone
-    rest = [b.submit(policy, req(i)) for i in (1, 2)]
-    assert [f.result(WAIT).result.extra["id"] for f in [first, *rest]] == [0, 1, 2]
-    assert sizes(policy) == [3]
+    rest = [b.submit(policy, req(i)) for i in (11, 12)]
+    assert [f.result(WAIT).result.extra["id"] for f in [first, *rest]] == [10, 11, 12]
+    assert sizes(policy) == [1, 3, 3]
+
+
+def test_a_lone_request_on_a_quiet_lane_does_not_wait_for_the_window(batchers):
+    # One client at a time: nothing else is queued and no batch held company lately, so the window
+    # (far longer than the test may take) is never waited.
+    b = batchers(window=600.0, max_batch=32)
+    policy = FakePolicy()
+    for i in range(3):
+        answer = b.act(policy, req(i), timeout=WAIT)
+        assert answer.batch_size == 1 and answer.wait_seconds < 1.0
+    assert sizes(policy) == [1, 1, 1]
 
 
 def test_a_request_after_the_window_goes_in_the_next_batch(batchers):

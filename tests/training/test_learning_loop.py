@@ -219,3 +219,12 @@ def test_bad_training_settings_are_refused_when_the_system_is_created(db, traini
         run("create_system", "X", "--listener", "model", "--decoder", "binary", "--objective", "sup",
             "--hyperparameters", json.dumps({"training": training}))
     assert not System.objects.exists()
+
+
+def test_a_run_without_decoded_labels_fails_clearly(seed):
+    round_ = learning_round(seed, ("B-SUP", "sup", "binary"))
+    close_round(round_.number)
+    Round.objects.filter(pk=round_.pk).update(status="decoded", decoded_at=round_.opened_at)  # labels never stored
+    with pytest.raises(TrainingError, match="no decoded feedback for B-SUP in rounds <= 1: run decode_feedback first"):
+        train_round(round_.number)
+    assert TrainingRun.objects.get().status == "failed" and PolicyCheckpoint.objects.count() == 1

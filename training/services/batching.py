@@ -7,7 +7,12 @@ collecting until ``window`` seconds have passed since that request arrived or ``
 waiting, then answers them with one ``policy.act(batch)`` call per group (same policy object, i.e.
 same checkpoint/adapter, and same decoding settings). While a batch computes, new requests queue up
 and form the next batch at once (their window has already passed), so under load batches fill up
-by themselves and an idle lane adds at most ``window`` of latency.
+by themselves.
+
+The window is only worth waiting when company is coming: a request that finds nothing else queued,
+on a lane whose last batch answered a single request (no concurrent callers lately), goes at once —
+a lone client pays no window at all. Once batches hold several requests (concurrent callers, who
+come back together), the window applies again.
 
 A batch that raises is retried one request at a time (one bad request, or a batch too large for the
 device, does not fail the others); a request that still fails gets the exception on its future.
@@ -54,6 +59,7 @@ class _Lane:
         self.cond = threading.Condition()
         self.closed = False
         self.busy = False
+        self.last_batch_size = 0  # requests in the batch taken last (0: none yet)
         self.policies: dict[int, str] = {}  # id -> name of every policy seen on this lane
         self.batches = 0
         self.requests = 0
@@ -78,14 +84,18 @@ class _Lane:
                 if self.closed:
                     return None
                 self.cond.wait()
-            deadline = self.items[0].enqueued + window
-            while len(self.items) < max_batch and not self.closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.cond.wait(remaining)
+            # Wait for company only when some is likely: others already queued, or callers that came
+            # together last time. A lone request on a quiet lane is answered at once.
+            if len(self.items) > 1 or self.last_batch_size > 1:
+                deadline = self.items[0].enqueued + window
+                while len(self.items) < max_batch and not self.closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self.cond.wait(remaining)
             batch = [self.items.popleft() for _ in range(min(max_batch, len(self.items)))]
             self.busy = True
+            self.last_batch_size = len(batch)
             return batch
 
     def _loop(self) -> None:
@@ -165,8 +175,8 @@ class _Lane:
 class MicroBatcher:
     """One thread per lane; ``submit(policy, request)`` returns a future of an ``Answer``.
 
-    ``window``: seconds the first request of a batch waits for company (0: take only what is
-    already waiting); ``max_batch``: the most requests one ``policy.act`` call gets (1: no
+    ``window``: seconds the first request of a batch waits for company when some is likely (0: take
+    only what is already waiting; a lone request on a quiet lane never waits); ``max_batch``: the most requests one ``policy.act`` call gets (1: no
     batching, requests are answered one at a time in arrival order); ``after_batch``: called in
     the lane thread after each batch (e.g. to release a database connection).
     """

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -22,7 +23,13 @@ from django.utils import timezone
 
 from games.models import Interaction, Turn
 from games.selectors import open_model_checkpoint_ids
-from games.services.play import ListenerAction, apply_listener_action, fallback_action
+from games.services.play import (
+    ListenerAction,
+    apply_listener_action,
+    deliver_held_action,
+    fallback_action,
+    hold_listener_action,
+)
 from training.policies.registry import get_policy
 from training.selectors import bot_request
 from training.services.batching import Answer, MicroBatcher
@@ -68,9 +75,10 @@ def run_bot_turn(
     ``batched``: ask the policy through this process's micro-batcher (worker threads), rather than
     directly (inline). Any failure — the request, the policy, a wait past ``WAIT_SECONDS`` — becomes
     the recorded error fallback. With ``block=False`` (worker threads and Celery workers) the minimum
-    display delay does not hold the worker: the answer is applied by a timer thread, and the worker
-    is free for the next request at once. A lost timer is covered by the turn's deadline (retry,
-    then fallback).
+    display delay does not hold the worker: the answer is stored on the game with its display time
+    (``hold_listener_action``) and delivered by a timer thread, and the worker is free for the next
+    request at once. If this process dies before the timer fires, the stored answer is delivered by
+    the game clock's next sweep (within a second of a restart), not lost to the turn's retry.
     """
     started = time.monotonic()
     request = None
@@ -107,7 +115,10 @@ def run_bot_turn(
         remaining = request.min_delay_seconds - (timezone.now() - request.utterance_sent_at).total_seconds()
         if remaining > 0:
             if not block:
-                timer = threading.Timer(remaining, _apply_later, args=(interaction_id, turn, action))
+                show_at = request.utterance_sent_at + timedelta(seconds=request.min_delay_seconds)
+                if not hold_listener_action(interaction_id, turn, action, show_at):
+                    return False  # the turn was decided meanwhile, or an answer is already held
+                timer = threading.Timer(remaining + 0.01, _deliver_later, args=(interaction_id, turn))
                 timer.daemon = True
                 timer.start()
                 return True
@@ -115,10 +126,10 @@ def run_bot_turn(
     return apply_listener_action(interaction_id, turn, action)
 
 
-def _apply_later(interaction_id: int, turn: int, action: ListenerAction) -> None:
+def _deliver_later(interaction_id: int, turn: int) -> None:
     try:
-        apply_listener_action(interaction_id, turn, action)
-    except Exception:
+        deliver_held_action(interaction_id)
+    except Exception:  # the stored answer stays: the game clock's next sweep delivers it
         log.exception("delayed bot action failed (interaction %s turn %s)", interaction_id, turn)
     finally:
         close_old_connections()

@@ -38,6 +38,9 @@ from training.policies.base import ScoreExample
 log = logging.getLogger(__name__)
 
 
+NEEDS_LABELS = ("sup", "rl", "kto")  # the objectives that learn from decoded feedback
+
+
 class TrainingError(ValueError):
     """A training step that cannot run as asked (a precondition failed); nothing was changed."""
 
@@ -252,6 +255,10 @@ def execute_run(run_id: int) -> TrainingRun:
         reporter.say(f"attempt {run.attempts}: {run.objective} for {run.system.name} on rounds <= {run.round.number}")
         initial = run.initial_checkpoint
         logged = logged_turns(run.system_id, run.system.name, run.round.number)
+        if run.objective in NEEDS_LABELS and logged and not any(t.label for t in logged):
+            raise TrainingError(
+                f"no decoded feedback for {run.system.name} in rounds <= {run.round.number}: run decode_feedback first"
+            )
         dataset = build_dataset(
             run.objective, logged, seed_rows_of(initial), binary=run.system.decoder == "binary",
             seed=options.seed, held_out_share=options.held_out_share, shuffle_contexts=options.shuffle_contexts,

@@ -2,8 +2,9 @@
 // only shows the latest state frame it received and sends the player's moves. Protocol: see the
 // docstring of games/consumers.py; the state dict: games/selectors.py::game_state_for.
 
-const CLOSE_FORBIDDEN = 4403;
-const CLOSE_REPLACED = 4409;
+const CLOSE_FORBIDDEN = 4403; // not a player of this game (or the study was opened in another browser)
+const CLOSE_REPLACED = 4409; // another tab of this player took over
+const CLOSE_TOO_MANY_FRAMES = 4429; // this page sent far too many messages: reconnect, slowly
 const MAX_BACKOFF_MS = 10000;
 const ERROR_SHOWN_MS = 6000;
 const TICK_MS = 250;
@@ -29,6 +30,7 @@ let boardKey = ""; // the image order the tiles were built for
 let chatKey = "";
 let errorTimer = null;
 let outcomeShown = false;
+let shownSelection = new Set(); // the listener's selection as shown: the server's, plus clicks not yet confirmed
 
 // --- connection ------------------------------------------------------------------------------
 
@@ -46,9 +48,12 @@ function connect() {
 function onClose(code) {
   socket = null;
   if (code === CLOSE_FORBIDDEN) {
-    stop("You are not a player in this game. Please open the study from your task page.");
+    stop("This game is not yours (or the study was opened again in another browser). "
+      + "Please open the study from your task page.");
   } else if (code === CLOSE_REPLACED) {
     stop("This game is open in another tab or window. Please continue there.");
+  } else if (code === CLOSE_TOO_MANY_FRAMES) {
+    retries = Math.max(retries, 3); // the server cut this page off for sending too much: wait longer
   }
   if (stopped || (state && state.outcome)) return;
   // Back off exponentially (with jitter, so many players do not reconnect in lockstep).
@@ -122,6 +127,7 @@ function renderBoard(s) {
   if (key !== boardKey) buildBoard(s.images);
   boardKey = key;
   const selected = new Set(s.selection || []);
+  shownSelection = new Set(selected);
   const targets = new Set(s.targets || []); // only the speaker's state has targets
   const correct = new Set((s.feedback && s.feedback.correct) || []);
   const wrong = new Set((s.feedback && s.feedback.wrong) || []);
@@ -329,7 +335,18 @@ function sendMessage() {
 }
 
 function toggle(image) {
-  if (state && state.can_click && !stopped) send({ type: "toggle", turn: state.turn, image });
+  if (!state || !state.can_click || stopped) return;
+  // Say what the image should be afterwards, not "flip it": a frame the network delivers twice then
+  // changes nothing the second time. Quick clicks build on what is shown, before the server confirms.
+  const selected = !shownSelection.has(image);
+  if (!send({ type: "toggle", turn: state.turn, image, selected })) return;
+  if (selected) shownSelection.add(image); else shownSelection.delete(image);
+  const tile = board.querySelector(`[data-image="${CSS.escape(image)}"]`);
+  if (tile) {
+    tile.classList.toggle("selected", selected);
+    tile.setAttribute("aria-pressed", String(selected));
+    tile.querySelector(".badge").textContent = selected ? "✓ Selected" : "";
+  }
 }
 
 function submitSelection() {

@@ -248,7 +248,8 @@ class RemoteParticipant:
                         heard.append(rules.PastTurn(before, said[-1], action.select, action.deselect))
                         for image in sorted(action.toggled):
                             await asyncio.sleep(self.pace)
-                            await ws.send(json.dumps({"type": "toggle", "turn": turn, "image": image}))
+                            await ws.send(json.dumps({"type": "toggle", "turn": turn, "image": image,
+                                                      "selected": image in action.select}))
                         await asyncio.sleep(self.pace)
                         await ws.send(json.dumps({"type": "submit", "turn": turn}))
         raise RemoteError(f"the websocket of game {interaction_id} closed before the game ended")

@@ -1,4 +1,5 @@
 import json
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -36,6 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, rounds, games_per_round, systems, initial, population, speaker_style, training,
                split, queue_size, seed, concurrency, out, **options):
+        if options["verbosity"] < 2:  # one log line per bot turn is for workers, not for a study's console
+            logging.getLogger("training.services.inference").setLevel(logging.WARNING)
         try:
             style, train = json.loads(speaker_style), json.loads(training)
         except json.JSONDecodeError as exc:
