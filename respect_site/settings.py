@@ -141,6 +141,10 @@ GAME_HEARTBEAT = env_bool("GAME_HEARTBEAT", True)
 # as dead and may be claimed again; train_round waits this long for its runs.
 TRAINING_RUN_STALE_SECONDS = env_int("TRAINING_RUN_STALE_SECONDS", 600)
 TRAINING_WAIT_SECONDS = env_int("TRAINING_WAIT_SECONDS", 6 * 3600)
+# How training runs reach a worker: the Celery `training` queue (production) or inline in the caller.
+TRAINING_DISPATCH = env_str("TRAINING_DISPATCH", "celery" if REDIS_URL else "inline")
+if TRAINING_DISPATCH not in {"celery", "inline"}:
+    raise ImproperlyConfigured(f"TRAINING_DISPATCH={TRAINING_DISPATCH!r}: use celery or inline")
 # Keyed hashing of worker ids; keep it stable across SECRET_KEY rotations by setting it explicitly.
 PARTICIPANT_HASH_KEY = env_str("PARTICIPANT_HASH_KEY")
 # Websocket frames per second allowed from one connection before frames are refused (the first

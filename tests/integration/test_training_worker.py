@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 def test_a_real_training_worker_trains_a_round_and_registers_the_checkpoint(game_library, tmp_path, settings):
     settings.BOT_DISPATCH = "inline"
+    settings.TRAINING_DISPATCH = "celery"
     call_command("train_seed", "--pretrain-figures", "20", "--pretrain-games", "10", "--pretrain-steps", "4",
                  "--steps", "3", "--games", "3", "--evaluate-games", "0", "--simulate", stdout=io.StringIO())
     seed = PolicyCheckpoint.objects.get(name="seed")

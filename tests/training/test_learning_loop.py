@@ -27,6 +27,7 @@ FAST_TRAINING = {"training": {"steps": 6, "batch_size": 8, "eval_every": 3}}
 @pytest.fixture
 def seed(game_library, settings):
     settings.BOT_DISPATCH = "inline"
+    settings.TRAINING_DISPATCH = "inline"  # the real-worker path is tests/integration/test_training_worker.py
     call_command("train_seed", *FAST_SEED, stdout=io.StringIO())
     return PolicyCheckpoint.objects.get(name="seed")
 

@@ -21,7 +21,7 @@ from games import selectors as games_selectors
 from games.services import lifecycle
 from games.services.rounds import RoundError, close_round, launch_round
 from training.models import TrainingRun
-from training.services.runs import TrainingError, is_dead, plan_round_runs
+from training.services.runs import TrainingError, execute_run, is_dead, plan_round_runs
 
 Progress = Callable[[str], None]
 POLL_SECONDS = 2.0
@@ -39,7 +39,10 @@ def _plan(round_number: int) -> dict:
 
 
 def dispatch_run(run: TrainingRun) -> None:
-    """Hand a run to a ``training`` worker (in-process when Celery runs eagerly)."""
+    """Hand a run to a ``training`` worker (``TRAINING_DISPATCH=celery``), or train it here (``inline``)."""
+    if settings.TRAINING_DISPATCH == "inline":
+        execute_run(run.pk)
+        return
     from training.tasks import train_run
 
     train_run.apply_async(args=(run.pk,))
