@@ -176,3 +176,45 @@ __all__ = [
     "round_evaluation", "labelled_turn_ids", "labels_by_turn", "label_sets", "register_truth_source", "truth_sources", "GroupEvaluation",
     "evaluate_games", "decoder_evaluation",
 ]
+
+
+# ----------------------------------------------------------------------------- human annotation
+
+
+@dataclass(frozen=True)
+class FinalAnnotation:
+    """The final (agreed, adjudicated or imported) human label of one turn."""
+
+    turn_id: int
+    campaign: str
+    feedback: str  # positive / neutral / negative
+    correctness: str  # yes / partial / no
+    gold_selected: tuple[str, ...] | None  # None when no gold action was given
+    gold_deselected: tuple[str, ...] | None
+    source: str  # agreement / adjudicated / imported
+
+
+def final_annotations(turn_ids: Iterable[int] | None = None) -> dict[int, FinalAnnotation]:
+    """turn id -> its final human label. A turn annotated in several campaigns takes the newest
+    campaign's final label; turns without one are absent."""
+    from feedback.models import CampaignTurn
+
+    rows = CampaignTurn.objects.exclude(final_source="").select_related("campaign")
+    if turn_ids is None:
+        found = list(rows)
+    else:
+        ids = list(turn_ids)
+        found = [row for start in range(0, len(ids), 900) for row in rows.filter(turn_id__in=ids[start: start + 900])]
+    found.sort(key=lambda row: (row.campaign.created_at, row.campaign_id))  # newest campaign last, so it wins
+    return {
+        row.turn_id: FinalAnnotation(
+            turn_id=row.turn_id,
+            campaign=row.campaign.name,
+            feedback=row.final_feedback,
+            correctness=row.final_correctness,
+            gold_selected=None if row.final_gold_selected is None else tuple(row.final_gold_selected),
+            gold_deselected=None if row.final_gold_deselected is None else tuple(row.final_gold_deselected),
+            source=row.final_source,
+        )
+        for row in found
+    }
