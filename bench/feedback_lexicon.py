@@ -12,6 +12,10 @@ Target (issue P5): positive precision >= 0.97 with recall >= 0.90 over >= 2,000 
     .venv/bin/python bench/feedback_lexicon.py [--games 600] [--seed 1] [--listener-accuracy 0.85]
         [--style '{"typo_rate": 0.2}'] [--binary] [--errors 20] [--checkpoint NAME [--split train]]
 
+``--style '{"population": "people"}'`` scores it on the people population (people.py); the last table
+breaks the agreement down by the speaker's move (approval and moving on, fixing a pick, correction, undo,
+rephrase, try again, partial, keep, reset).
+
 With ``--checkpoint`` a policy checkpoint of the configured database listens instead of the simulated
 human listener (e.g. the initial policy, to measure the decoder in the regime of a first round), on
 configs of ``--split`` from the library.
@@ -111,10 +115,22 @@ def main(argv=None) -> int:
         if label == POSITIVE and truth not in (None, POSITIVE) and shown < args.errors:
             print(f"  {truth:<8} {move:<14} {w.utterance!r} -> {w.next_utterance!r}")
             shown += 1
+    if os.environ.get("SHOW_MISSES"):
+        print("\nmissed positives vs intent:")
+        shown = 0
+        for w, label, truth, move in zip(windows, labels, intent, moves):
+            if truth == POSITIVE and label != POSITIVE and shown < args.errors:
+                print(f"  {label:<8} {move:<14} {w.utterance!r} -> {w.next_utterance!r}")
+                shown += 1
     print("false positives vs intent by the speaker's move:",
           dict(Counter(m for label, truth, m in zip(labels, intent, moves) if label == POSITIVE and truth not in (None, POSITIVE))))
     print("missed positives vs intent by the speaker's move:",
           dict(Counter(m for label, truth, m in zip(labels, intent, moves) if truth == POSITIVE and label != POSITIVE)))
+    print("\nper cue category (the speaker's move behind the follow-up): turns, agreement with intent, labels")
+    for move in sorted(set(moves)):
+        rows = [(label, truth) for label, truth, m in zip(labels, intent, moves) if m == move]
+        agree = sum(label == truth for label, truth in rows) / len(rows)
+        print(f"  {move:<14} {len(rows):>6} {agree:>7.1%}  {dict(Counter(label for label, _ in rows))}")
     ok = all(p is not None and p >= 0.97 and r is not None and r >= 0.90 for p, r in summary.values())
     print(f"\ntarget (precision >= 0.97, recall >= 0.90) {'met' if ok else 'NOT met'}: "
           + ", ".join(f"{k} P={p:.3f} R={r:.3f}" for k, (p, r) in summary.items()))

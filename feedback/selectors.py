@@ -218,3 +218,310 @@ def final_annotations(turn_ids: Iterable[int] | None = None) -> dict[int, FinalA
         )
         for row in found
     }
+
+
+# ----------------------------------------------------------------------------- annotation campaigns
+#
+# Annotation reads the games it samples through the campaign's own foreign key to ``games.Turn``
+# (read only). Nothing an annotator is shown includes a decoder's label (blind annotation).
+
+ANNOTATOR_GROUP = "annotator"
+MODEL_ACTION_SOURCES = ("model", "cleaned")  # a model listener acted (not a fallback, error or timeout)
+
+
+def is_annotator(user) -> bool:
+    """A member of the ``annotator`` group who is not a superuser: sees only the annotation pages."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return False
+    return user.groups.filter(name=ANNOTATOR_GROUP).exists()
+
+
+def can_manage_campaigns(user) -> bool:
+    """Staff who are not annotators (and superusers): create campaigns, read agreement, adjudicate."""
+    return bool(
+        user is not None and getattr(user, "is_authenticated", False) and user.is_active
+        and (user.is_superuser or (user.is_staff and not is_annotator(user)))
+    )
+
+
+def can_annotate(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active
+                and (is_annotator(user) or can_manage_campaigns(user)))
+
+
+def live_claim_filter(campaign, now, prefix: str = ""):
+    """Q over annotations (``prefix`` e.g. "annotations__") that hold a place in a turn's overlap:
+    submitted ones, and claims younger than the campaign's ``claim_minutes``."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    return Q(**{f"{prefix}status": "done"}) | Q(
+        **{f"{prefix}status": "claimed", f"{prefix}claimed_at__gt": now - timedelta(minutes=campaign.claim_minutes)}
+    )
+
+
+def annotatable_turns(*, round_numbers: Sequence[int] = (), system_names: Sequence[str] = ()):
+    """(strata, systems): "round:system" -> ids of the turns a model listener played (action source
+    model or cleaned) in ended study games of those rounds and systems (empty: all), and the System rows
+    named. LookupError names an unknown round or system."""
+    from games.models import Round, System, Turn
+
+    if round_numbers:
+        known = set(Round.objects.filter(number__in=list(round_numbers)).values_list("number", flat=True))
+        missing = [r for r in round_numbers if r not in known]
+        if missing:
+            raise LookupError(f"unknown round {missing[0]}")
+    systems = list(System.objects.filter(name__in=list(system_names))) if system_names else []
+    if system_names:
+        known_names = {s.name for s in systems}
+        missing_names = [s for s in system_names if s not in known_names]
+        if missing_names:
+            raise LookupError(f"unknown system {missing_names[0]!r}")
+    rows = Turn.objects.filter(
+        action_source__in=MODEL_ACTION_SOURCES, interaction__status="ended", interaction__purpose="study",
+        interaction__deployment__isnull=False,
+    )
+    if round_numbers:
+        rows = rows.filter(interaction__deployment__round__number__in=list(round_numbers))
+    if system_names:
+        rows = rows.filter(interaction__deployment__system__name__in=list(system_names))
+    strata: dict[str, list[int]] = {}
+    for turn_id, number, name in rows.values_list(
+        "pk", "interaction__deployment__round__number", "interaction__deployment__system__name"
+    ).order_by("pk"):
+        strata.setdefault(f"{number}:{name}", []).append(turn_id)
+    return strata, systems
+
+
+def turn_context(turn_id: int) -> dict:
+    """A turn with its game: ``listener_order`` (image names), ``targets``, ``selection_before``,
+    ``selected``, ``deselected``, ``selection_after``."""
+    from games.models import Turn
+
+    turn = Turn.objects.select_related("interaction").get(pk=turn_id)
+    images = sorted(turn.interaction.config.context_images.select_related("tangram"), key=lambda r: r.listener_position)
+    return {
+        "listener_order": [r.tangram.name for r in images],
+        "targets": sorted(r.tangram.name for r in images if r.is_target),
+        "selection_before": sorted(turn.selection_before), "selected": sorted(turn.selected),
+        "deselected": sorted(turn.deselected), "selection_after": sorted(turn.selection_after),
+    }
+
+
+def annotation_page(annotation_id: int) -> dict:
+    """What the annotator sees for one claim: ``campaign_turn_page`` of its campaign turn, plus
+    ``annotation_id`` and ``status``. No decoder label, ever."""
+    from feedback.models import Annotation
+
+    annotation = Annotation.objects.only("pk", "status", "entry_id").get(pk=annotation_id)
+    return {**campaign_turn_page(annotation.entry_id), "annotation_id": annotation.pk, "status": annotation.status}
+
+
+def campaign_turn_page(entry_id: int) -> dict:
+    """One campaign turn as annotators see it: the ten images in the LISTENER's order (letter, name, svg,
+    target, selected before / after, toggled by the model), the dialogue so far (earlier turns with the
+    listener's actions, in letters), this turn's message and the model's action, and the speaker's next
+    message (None for the last turn, with the game's end reason). No decoder label, ever."""
+    from games.domain.rules import LETTERS
+    from games.models import Turn
+
+    from feedback.models import CampaignTurn
+
+    entry = CampaignTurn.objects.select_related("campaign", "turn__interaction__config").get(pk=entry_id)
+    turn = entry.turn
+    game = turn.interaction
+    turns = list(Turn.objects.filter(interaction=game).order_by("index").values(
+        "index", "utterance", "selected", "deselected"))
+    images = sorted(game.config.context_images.select_related("tangram"), key=lambda r: r.listener_position)
+    letter = {r.tangram.name: LETTERS[i] for i, r in enumerate(images)}
+    before, after = set(turn.selection_before), set(turn.selection_after)
+
+    def letters(names):
+        return sorted(letter[n] for n in names)
+
+    following = next((t for t in turns if t["index"] == turn.index + 1), None)
+    return {
+        "entry_id": entry.pk,
+        "campaign_id": entry.campaign_id,
+        "campaign": entry.campaign.name,
+        "position": entry.position,
+        "turn_index": turn.index,
+        "images": [
+            {
+                "letter": LETTERS[i], "name": r.tangram.name, "svg": r.tangram.svg, "target": r.is_target,
+                "before": r.tangram.name in before, "after": r.tangram.name in after,
+                "model_selected": r.tangram.name in turn.selected, "model_deselected": r.tangram.name in turn.deselected,
+            }
+            for i, r in enumerate(images)
+        ],
+        "dialogue": [
+            {"index": t["index"], "utterance": t["utterance"], "selected": letters(t["selected"]),
+             "deselected": letters(t["deselected"])}
+            for t in turns if t["index"] < turn.index
+        ],
+        "utterance": turn.utterance,
+        "action": {"selected": letters(turn.selected), "deselected": letters(turn.deselected)},
+        "selection_before": letters(before),
+        "selection_after": letters(after),
+        "next_message": following["utterance"] if following else None,
+        "game_end": game.end_reason if following is None else None,
+    }
+
+
+def _entry_counts(campaign, now) -> dict[int, dict[str, int]]:
+    from datetime import timedelta
+
+    from django.db.models import Count, Q
+
+    from feedback.models import CampaignTurn
+
+    expired = now - timedelta(minutes=campaign.claim_minutes)
+    rows = CampaignTurn.objects.filter(campaign=campaign).annotate(
+        done=Count("annotations", filter=Q(annotations__status="done")),
+        claimed=Count("annotations", filter=Q(annotations__status="claimed", annotations__claimed_at__gt=expired)),
+        skipped=Count("annotations", filter=Q(annotations__status="skipped")),
+    ).values("pk", "done", "claimed", "skipped", "final_source")
+    return {r["pk"]: r for r in rows}
+
+
+def campaign_progress(campaign_id: int, *, now=None) -> dict:
+    """A campaign's numbers: ``turns`` (sampled), ``needed`` (turns x overlap), ``done`` (submitted),
+    ``claimed`` (live claims), ``skipped``, ``turns_complete`` (all annotations in), ``turns_final``
+    (with a final label), ``needs_adjudication``, ``share_done`` and ``annotators`` (user -> submitted)."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from feedback.models import Annotation, AnnotationCampaign
+
+    campaign = AnnotationCampaign.objects.get(pk=campaign_id)
+    now = now or timezone.now()
+    counts = _entry_counts(campaign, now)
+    needed = len(counts) * campaign.annotators_per_turn
+    done = sum(min(r["done"], campaign.annotators_per_turn) for r in counts.values())
+    per_user = (
+        Annotation.objects.filter(entry__campaign=campaign, status="done")
+        .values("annotator__username").annotate(n=Count("id")).order_by("annotator__username")
+    )
+    return {
+        "campaign_id": campaign.pk, "name": campaign.name, "status": campaign.status,
+        "annotators_per_turn": campaign.annotators_per_turn, "turns": len(counts), "needed": needed,
+        "done": done, "claimed": sum(r["claimed"] for r in counts.values()),
+        "skipped": sum(r["skipped"] for r in counts.values()),
+        "turns_complete": sum(1 for r in counts.values() if r["done"] >= campaign.annotators_per_turn),
+        "turns_final": sum(1 for r in counts.values() if r["final_source"]),
+        "needs_adjudication": len(adjudication_queue(campaign.pk)),
+        "share_done": done / needed if needed else None,
+        "annotators": {r["annotator__username"]: r["n"] for r in per_user},
+    }
+
+
+def campaigns_overview(*, open_only: bool = False) -> list[dict]:
+    """Every campaign (newest first) with its progress."""
+    from feedback.models import AnnotationCampaign
+
+    rows = AnnotationCampaign.objects.all()
+    if open_only:
+        rows = rows.filter(status="open")
+    return [campaign_progress(pk) for pk in rows.values_list("pk", flat=True)]
+
+
+def _submitted_by_entry(campaign_id: int) -> dict[int, list]:
+    from feedback.models import Annotation
+
+    out: dict[int, list] = {}
+    for a in Annotation.objects.filter(entry__campaign_id=campaign_id, status="done").select_related(
+        "annotator"
+    ).order_by("entry_id", "submitted_at", "pk"):
+        out.setdefault(a.entry_id, []).append(a)
+    return out
+
+
+def campaign_agreement(campaign_id: int) -> dict:
+    """Inter-annotator agreement over the campaign's submitted annotations: nominal Krippendorff's alpha
+    and percent agreement for feedback and for correctness (turns with one annotation count as missing
+    data), and Cohen's kappa when exactly two annotators labelled every turn that has two labels.
+    Values are None when undefined (e.g. fewer than two annotations on any turn, or one value only)."""
+    from feedback.domain.agreement import cohen_kappa, krippendorff_alpha, percent_agreement
+
+    by_entry = _submitted_by_entry(campaign_id)
+    out: dict = {"turns_with_overlap": sum(1 for anns in by_entry.values() if len(anns) >= 2)}
+    pairs = [anns for anns in by_entry.values() if len(anns) == 2]
+    raters = {frozenset(a.annotator_id for a in anns) for anns in pairs}
+    two_raters = len(raters) == 1 and len(pairs) == out["turns_with_overlap"] and pairs
+    for field in ("feedback", "correctness"):
+        units = [[getattr(a, field) for a in anns] for anns in by_entry.values()]
+        out[f"alpha_{field}"] = krippendorff_alpha(units)
+        out[f"percent_{field}"] = percent_agreement(units)
+        kappa = None
+        if two_raters:
+            first_id = min(next(iter(raters)))
+            ordered = [sorted(anns, key=lambda a: a.annotator_id != first_id) for anns in pairs]
+            kappa = cohen_kappa([getattr(p[0], field) for p in ordered], [getattr(p[1], field) for p in ordered])
+        out[f"kappa_{field}"] = kappa
+    return out
+
+
+def adjudication_queue(campaign_id: int) -> list[dict]:
+    """Turns with all their annotations in whose annotators disagree (on feedback, correctness or the
+    gold action) and that staff have not adjudicated yet, in serving order."""
+    from feedback.domain.agreement import final_label
+    from feedback.models import AnnotationCampaign, CampaignTurn
+
+    campaign = AnnotationCampaign.objects.get(pk=campaign_id)
+    by_entry = _submitted_by_entry(campaign_id)
+    out = []
+    entries = CampaignTurn.objects.filter(campaign=campaign).exclude(final_source__in=["adjudicated", "imported"])
+    for entry in entries.order_by("position"):
+        anns = by_entry.get(entry.pk, [])
+        if len(anns) < campaign.annotators_per_turn or len(anns) < 2:
+            continue
+        decision = final_label([_judgement(a) for a in anns])
+        if decision.needs_adjudication:
+            out.append({"entry_id": entry.pk, "position": entry.position, "turn_id": entry.turn_id,
+                        "labels_agree": decision.agreed, "gold_agrees": decision.gold_agreed})
+    return out
+
+
+def _judgement(a):
+    from feedback.domain.agreement import Judgement
+
+    return Judgement(a.feedback, a.correctness, None if a.gold_selected is None else tuple(a.gold_selected),
+                     None if a.gold_deselected is None else tuple(a.gold_deselected))
+
+
+def adjudication_page(entry_id: int) -> dict:
+    """What staff see to adjudicate one campaign turn: the turn as annotators see it (images in the
+    listener's order, dialogue, action, next message), every submitted annotation, and the current
+    final label."""
+    from games.domain.rules import LETTERS
+
+    from feedback.models import CampaignTurn
+
+    entry = CampaignTurn.objects.select_related("campaign").get(pk=entry_id)
+    anns = _submitted_by_entry(entry.campaign_id).get(entry.pk, [])
+    context = turn_context(entry.turn_id)
+    letter = {name: LETTERS[i] for i, name in enumerate(context["listener_order"])}
+    return {
+        "entry_id": entry.pk, "campaign_id": entry.campaign_id, "campaign": entry.campaign.name,
+        "position": entry.position, "turn_id": entry.turn_id,
+        "annotations": [
+            {"annotator": a.annotator.username, "feedback": a.feedback, "correctness": a.correctness,
+             "flags": list(a.flags), "note": a.note,
+             "gold_selected": None if a.gold_selected is None else sorted(letter[n] for n in a.gold_selected),
+             "gold_deselected": None if a.gold_deselected is None else sorted(letter[n] for n in a.gold_deselected)}
+            for a in anns
+        ],
+        "final": {"feedback": entry.final_feedback, "correctness": entry.final_correctness,
+                  "gold_selected": entry.final_gold_selected, "gold_deselected": entry.final_gold_deselected,
+                  "source": entry.final_source},
+        "selection_before": context["selection_before"],
+        "listener_order": context["listener_order"],
+    }
+
+
+def annotation_truth(games: Sequence[Mapping]) -> dict[int, str]:
+    """Ground truth "annotation" for decoder evaluation: turn id -> the final (agreed or adjudicated)
+    human feedback label (positive / neutral / negative) of the turns of ``games`` that have one."""
+    ids = [t["id"] for g in games for t in g["turns"]]
+    return {turn_id: final.feedback for turn_id, final in final_annotations(ids).items() if final.feedback in CLASSES}

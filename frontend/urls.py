@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import views
+from frontend import dashboard_views, views
 
 app_name = "frontend"
 
@@ -10,4 +10,6 @@ urlpatterns = [
     path("tangrams/<str:name>.svg", views.tangram_svg, name="tangram-svg"),
     path("tangrams/<str:name>.png", views.tangram_png, name="tangram-png"),
     path("healthz", views.healthz, name="healthz"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/files/<str:name>", dashboard_views.dashboard_file, name="dashboard-file"),
 ]

@@ -50,6 +50,12 @@ def _deeper_than(value, limit: int) -> bool:
     return False
 
 
+def _db(function):
+    """``function`` run off the event loop with Django's connection handling, on the process's one
+    database thread or, with ``GAME_DB_ONE_THREAD`` off, on a thread pool (see settings)."""
+    return database_sync_to_async(function, thread_sensitive=settings.GAME_DB_ONE_THREAD)
+
+
 class GameConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         register_server_loop(asyncio.get_running_loop())
@@ -62,7 +68,7 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.window_frames = 0
         self.told_to_slow_down = False  # the one error frame per window for refused frames
         self.closing = False
-        self.participant_id, self.role = await database_sync_to_async(journey.seat_of)(
+        self.participant_id, self.role = await _db(journey.seat_of)(
             self.scope.get("session"), self.interaction_id
         )
         if self.role is None:
@@ -112,7 +118,7 @@ class GameConsumer(AsyncWebsocketConsumer):
             await self.send_state()
             return
         try:
-            await database_sync_to_async(self._move)(kind, frame)
+            await _db(self._move)(kind, frame)
         except play.PlayError as error:
             await self.send_error(error.code, error.message)
             if error.code in {"stale_turn", "not_your_turn", "game_over", "too_late"}:
@@ -185,18 +191,30 @@ class GameConsumer(AsyncWebsocketConsumer):
 
     async def seat_taken(self, event):
         if event.get("by") != self.channel_name:
-            await self.send(text_data=json.dumps({"type": "replaced"}))
+            await self.send_frame({"type": "replaced"})
             await self.close(code=CLOSE_REPLACED)
 
     async def send_state(self):
-        state = await database_sync_to_async(game_state_for)(self.interaction_id, self.participant_id)
-        await self.send(text_data=json.dumps({"type": "state", "state": state}))
-        self._arm_timer(state)
+        state = await _db(game_state_for)(self.interaction_id, self.participant_id)
+        if await self.send_frame({"type": "state", "state": state}):
+            self._arm_timer(state)
 
     async def send_error(self, code: str, message: str):
+        await self.send_frame({"type": "error", "code": code, "message": message})
+
+    async def send_frame(self, frame: dict) -> bool:
+        """Send ``frame``; False when the socket is gone. A state can be on its way while the browser
+        closes (its disconnect is handled only after the frame being sent): the server then refuses the
+        send (uvicorn raises RuntimeError, others OSError). Nothing is lost: a browser that comes back
+        gets the whole state on connecting."""
         if self.closing:
-            return
-        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
+            return False
+        try:
+            await self.send(text_data=json.dumps(frame))
+        except (RuntimeError, OSError):
+            self.closing = True
+            return False
+        return True
 
     # --- deadlines ---------------------------------------------------------------------------------------
 
@@ -221,7 +239,7 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def _deadline(self, generation: int, polls: int = 0):
         if generation != self.timer_generation:
             return
-        moved = await database_sync_to_async(play.enforce_deadline)(self.interaction_id)
+        moved = await _db(play.enforce_deadline)(self.interaction_id)
         if moved is None and polls < 12 and generation == self.timer_generation:
             # Inside the idle grace period, or another process is acting: look again shortly.
             loop = asyncio.get_running_loop()

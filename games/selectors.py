@@ -421,3 +421,31 @@ def system_id_by_name(name: str) -> int:
     if pk is None:
         raise LookupError(f"no system {name!r}")
     return pk
+
+
+# --- language (the realism report) --------------------------------------------------------------------
+
+
+def game_transcripts(*, purpose: str | None = None, round_number: int | None = None,
+                     platform: str | None = None, limit: int | None = None) -> list[tuple[list[str], bool]]:
+    """(the speaker's utterances in order, succeeded) of every ended game with turns, oldest first;
+    optionally only games of a purpose, of a round, or whose speaker is on a platform (``simulated``,
+    ``mturk``, ``prolific``, ``staff``)."""
+    games = Interaction.objects.filter(status=Interaction.Status.ENDED, turn_count__gt=0)
+    if purpose:
+        games = games.filter(purpose=purpose)
+    if round_number is not None:
+        games = games.filter(deployment__round__number=round_number)
+    if platform:
+        games = games.filter(speaker__platform=platform)
+    games = games.order_by("pk")
+    if limit:
+        games = games[:limit]
+    rows = games.prefetch_related("turns")
+    return [([t.utterance for t in sorted(g.turns.all(), key=lambda t: t.index)], bool(g.succeeded)) for g in rows]
+
+
+def split_simulation_contexts(split: str, count: int) -> list[tuple[ContextSpec, dict[str, list]]]:
+    """Up to ``count`` configs of a split (oldest first), each as ``simulation_context`` gives it."""
+    ids = list(GameConfig.objects.filter(split=split).order_by("pk").values_list("pk", flat=True)[:count])
+    return [simulation_context(pk) for pk in ids]

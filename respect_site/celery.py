@@ -26,6 +26,7 @@ app.conf.task_routes = {
     "training.tasks.act*": {"queue": "inference"},
     "feedback.tasks.*": {"queue": "feedback"},
     "training.tasks.train*": {"queue": "training"},
+    "training.tasks.export*": {"queue": "feedback"},  # batch I/O: beside decoding, never blocking a GPU
 }
 app.autodiscover_tasks()
 

@@ -46,11 +46,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "channels",
     "games",
     "feedback",
     "training",
     "frontend",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "feedback.middleware.AnnotatorAdminGate",  # annotators see only the annotation pages of the admin
 ]
 
 ROOT_URLCONF = "respect_site.urls"
@@ -100,6 +104,17 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# A psycopg connection pool per process (PostgreSQL only): live games make many short database calls
+# from many threads, and opening a connection for each costs more than the call.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0)
+if DB_POOL_MAX_SIZE < 0:
+    raise ImproperlyConfigured("DB_POOL_MAX_SIZE must be >= 0 (0: no pool)")
+if DB_POOL_MAX_SIZE and _database["ENGINE"] == "django.db.backends.postgresql":
+    if _database["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE exclude each other: the pool keeps the connections")
+    _database.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": env_int("DB_POOL_TIMEOUT_SECONDS", 10),
+    }
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -109,7 +124,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "respect")},
+            # A socket timeout above the layer's 5 s blocking receive (BZPOPMIN): redis-py 8 defaults to
+            # 5 s, which tears down every websocket idle for 5 s (e.g. while a player types).
+            # redis-py 8 also caps a process's connection pool at 100 and raises beyond it
+            # (MaxConnectionsError): a web process serving hundreds of sockets needs more at once.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30,
+                                  "max_connections": env_int("CHANNELS_REDIS_MAX_CONNECTIONS", 1000)}],
+                       "prefix": env_str("CHANNELS_PREFIX", "respect")},
         }
     }
 else:
@@ -137,6 +158,10 @@ if INFERENCE_BATCH_WINDOW_MS < 0 or INFERENCE_MAX_BATCH < 1:
 GAME_CLOCK_IN_PROCESS = env_bool("GAME_CLOCK_IN_PROCESS", not REDIS_URL)
 # Web processes write a heartbeat every second, so that a server outage is never taken for idle players.
 GAME_HEARTBEAT = env_bool("GAME_HEARTBEAT", True)
+# Websocket consumers run their database calls on one thread per web process (Channels' default: safe
+# with SQLite and inside test transactions) or, off, on a thread pool, in parallel: for PostgreSQL in
+# production, with DB_POOL_MAX_SIZE so that the threads share a bounded set of connections.
+GAME_DB_ONE_THREAD = env_bool("GAME_DB_ONE_THREAD", True)
 # Training runs (training/services/runs.py): a running run without a heartbeat for this long is taken
 # as dead and may be claimed again; train_round waits this long for its runs.
 TRAINING_RUN_STALE_SECONDS = env_int("TRAINING_RUN_STALE_SECONDS", 600)
@@ -228,10 +253,46 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- REST API (api/, docs/api.md) ------------------------------------------------------------------------
+# Requests per user and period ("N/second|minute|hour|day"): read calls of staff, and annotation calls.
+# A caller over the rate gets 429 with Retry-After.
+API_THROTTLE_RATES = {
+    "user": env_str("API_THROTTLE_USER", "300/minute"),
+    "annotation": env_str("API_THROTTLE_ANNOTATION", "60/minute"),
+}
+for _scope, _rate in API_THROTTLE_RATES.items():
+    _count, _, _period = _rate.partition("/")
+    if not (_count.isdigit() and int(_count) > 0 and _period in {"second", "minute", "hour", "day"}):
+        raise ImproperlyConfigured(f"API_THROTTLE_{_scope.upper()}={_rate!r}: use N/second, N/minute, N/hour or N/day")
+# Rows per page when the caller asks for none, and the most a caller may ask for (?page_size=).
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
+if not 1 <= API_PAGE_SIZE <= API_MAX_PAGE_SIZE:
+    raise ImproperlyConfigured("API_PAGE_SIZE must be >= 1 and at most API_MAX_PAGE_SIZE")
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Token first: an anonymous call is answered 401 with a WWW-Authenticate: Token header.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RESPECT API",
+    "DESCRIPTION": "Read access to rounds, systems, games and labels for staff; annotation for annotators. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status": name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RoundStatusEnum": "games.models.RoundStatus",
+        "InteractionStatusEnum": "games.models.InteractionStatus",
+        "TrainingRunStatusEnum": "training.models.TrainingRunStatus",
+        "CampaignStatusEnum": "feedback.models.CampaignStatus",
+        "AnnotationStatusEnum": "feedback.models.AnnotationStatus",
+    },
 }
 
 LOGGING = {

@@ -9,6 +9,7 @@ admin.site.index_title = "Study data (read-only)"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("play/", include("frontend.play_urls")),
+    path("api/", include("api.urls")),
     path("", include("frontend.urls")),
 ]
 

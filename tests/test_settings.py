@@ -73,3 +73,18 @@ def test_env_helpers(monkeypatch):
         env_int("X_INT", 1)
     monkeypatch.setenv("X_LIST", " a, ,b ")
     assert env_list("X_LIST", []) == ["a", "b"]
+
+
+def test_a_connection_pool_for_postgresql_and_its_conflicts_are_refused():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['OPTIONS']['pool']['max_size'], s.GAME_DB_ONE_THREAD)"
+    )
+    env = {**os.environ, **PRODUCTION, "DJANGO_SETTINGS_MODULE": "respect_site.settings",
+           "DB_POOL_MAX_SIZE": "16", "GAME_DB_ONE_THREAD": "0"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.stdout.split() == ["16", "False"], result.stderr
+    result = manage("check", env={**PRODUCTION, "DB_POOL_MAX_SIZE": "16", "DB_CONN_MAX_AGE": "60"})
+    assert result.returncode != 0 and "exclude each other" in result.stderr
+    result = manage("check", env={"DB_POOL_MAX_SIZE": "-1"})
+    assert result.returncode != 0 and "DB_POOL_MAX_SIZE must be >= 0" in result.stderr

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from games.admin_base import ReadOnlyAdmin
-from training.models import PolicyCheckpoint, TrainingRun
+from training.models import PolicyCheckpoint, StudyExport, TrainingRun
 
 
 @admin.register(PolicyCheckpoint)
@@ -29,3 +29,18 @@ class TrainingRunAdmin(ReadOnlyAdmin):
     @admin.display(description="loss")
     def last_loss(self, run: TrainingRun):
         return run.loss_curve[-1][1] if run.loss_curve else None
+
+
+@admin.register(StudyExport)
+class StudyExportAdmin(ReadOnlyAdmin):
+    """Study exports as they run: status, progress, the table being written (reload to follow)."""
+
+    list_display = ["__str__", "status", "progress_bar", "current_table", "rows_done", "rows_total", "path",
+                    "seconds", "created_at"]
+    list_filter = ["status", "format"]
+    readonly_fields = ["progress_bar"]
+
+    @admin.display(description="progress")
+    def progress_bar(self, export: StudyExport) -> str:
+        percent = round(100 * export.progress)
+        return format_html('<progress max="100" value="{}"></progress> {}%', percent, percent)

@@ -95,3 +95,51 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system} after round {self.round.number} ({self.status})"
+
+
+class StudyExportStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+
+
+class StudyExportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON lines"
+    PARQUET = "parquet", "Parquet"
+
+
+class StudyExport(models.Model):
+    """One export of the study's tables to a folder (``export_study``; training.services.study_export),
+    with its progress as it runs."""
+
+    Status = StudyExportStatus
+    Format = StudyExportFormat
+
+    path = models.CharField(max_length=1000, help_text="The folder written (on the machine that runs the export).")
+    format = models.CharField(max_length=8, choices=Format.choices)
+    round_number = models.PositiveIntegerField(null=True, blank=True, help_text="Only this round's play data.")
+    alias = models.CharField(max_length=100, help_text="dataset_alias written on every row.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="Share of rows written (0..1).")
+    rows_done = models.PositiveBigIntegerField(default=0)
+    rows_total = models.PositiveBigIntegerField(default=0)
+    current_table = models.CharField(max_length=40, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="Rows per table.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=StudyExportStatus.values), name="study_export_status_valid"),
+            models.CheckConstraint(condition=Q(format__in=StudyExportFormat.values), name="study_export_format_valid"),
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="study_export_progress_range"),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"round {self.round_number}" if self.round_number is not None else "whole study"
+        return f"Export {self.pk} ({self.format}, {scope}, {self.status})"

@@ -111,3 +111,23 @@ def newest_trained_checkpoints() -> dict[str, int]:
     ):
         newest[name] = checkpoint_id
     return newest
+
+
+def training_runs(round_numbers=None, system_names=None) -> list[dict]:
+    """Training runs (optionally of some rounds and systems), by round then system: ``round``, ``system``,
+    ``objective``, ``status``, ``dataset_stats``, ``loss_curve``, ``held_out_curve``, ``seconds``."""
+    from training.models import TrainingRun
+
+    rows = TrainingRun.objects.select_related("round", "system").order_by("round__number", "system__name")
+    if round_numbers is not None:
+        rows = rows.filter(round__number__in=list(round_numbers))
+    if system_names is not None:
+        rows = rows.filter(system__name__in=list(system_names))
+    return [
+        {
+            "round": run.round.number, "system": run.system.name, "objective": run.objective, "status": run.status,
+            "dataset_stats": run.dataset_stats, "loss_curve": run.loss_curve, "held_out_curve": run.held_out_curve,
+            "seconds": run.seconds,
+        }
+        for run in rows
+    ]

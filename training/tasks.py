@@ -70,3 +70,18 @@ def train_run(run_id: int) -> None:
         execute_run(run_id)
     except TrainingRun.DoesNotExist:
         log.warning("training run %s does not exist (a stale message?): nothing to do", run_id)
+
+
+@shared_task(name="training.tasks.export_study", acks_late=True, ignore_result=True)
+def export_study(export_id: int) -> None:
+    """Write one StudyExport (batch work: the default ``feedback`` queue). Idempotent: an export that is
+    running or finished is left alone; a failure is recorded on the export, not raised."""
+    from training.models import StudyExport
+    from training.services.study_export import run_export
+
+    try:
+        run_export(export_id)
+    except StudyExport.DoesNotExist:
+        log.warning("study export %s does not exist (a stale message?): nothing to do", export_id)
+    except Exception:
+        log.exception("study export %s failed (recorded on the export)", export_id)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from feedback.domain.labels import NEGATIVE, NEUTRAL, POSITIVE, to_binary
 
-LEXICON_VERSION = "lex-v3"
+LEXICON_VERSION = "lex-v4"
 
 # Cue categories.
 POS = "pos"  # approval
@@ -143,6 +143,9 @@ PHRASES: list[tuple[str, str, str]] = [
     ("one more|other", MOVE, LEAD), ("the next|last|final|second|third|fourth|fifth", MOVE, LEAD),
     ("next one", MOVE, CLAUSE), ("moving|move on", MOVE, CLAUSE), ("after that", MOVE, CLAUSE),
     ("on to|onto", MOVE, LEAD), ("let us move|continue", MOVE, CLAUSE),
+    # counting what is left ("still three to go", "2 more", "one left") moves on (lex-v4)
+    ("still one|two|three|four|five|1|2|3|4|5", MOVE, CLAUSE),
+    ("one|two|three|four|five|1|2|3|4|5 more|left", MOVE, CLAUSE), ("to go", MOVE, ANY),
     # --- partial verdicts
     ("half right|correct|there|done|of", PART, ANY), ("partly|partially|partial|halfway", PART, ANY),
     ("one|two|some|three of them|those|these", PART, ANY), ("one|two|some of the two|three", PART, ANY),
@@ -181,7 +184,25 @@ PHRASES: list[tuple[str, str, str]] = [
 GAPPED = [
     (frozenset({"take", "put", "move", "get"}), frozenset({"away", "off", "back", "out"}), 4, NEG),
     (frozenset({"clear", "drop", "remove"}), frozenset({"all", "everything"}), 3, NEG),
+    # "select it again", "click the boat again": a pick taken back was right (lex-v4)
+    (frozenset({"select", "pick", "click", "choose", "add"}), frozenset({"again", "back"}), 3, NEG),
 ]
+
+# Word classes of the lex-v4 rules (people's language, issue P10).
+# Verbs that ask for a selection: an imperative that opens a new description ("click the only piece that...").
+SELECT_VERBS = frozenset("click choose select pick find tap grab get take look".split())
+# Words that open a relative clause or a property inside a description: a negator after them describes
+# ("the one that is not a bird", "the one with no legs").
+RELATIVES = frozenset("that which who whose with without has have having is are".split())
+# Determiners that start a description: "not the one with a tail" after a description contrasts, it does
+# not judge.
+DETERMINERS = frozenset("the a an one".split())
+# An earlier pick: ordinals and words that point back ("remove the first one", "the one you picked before").
+EARLIER = frozenset("first second third fourth fifth sixth earlier previous previously before other original "
+                    "originally".split())
+PICK_VERBS = frozenset("picked selected chose chosen clicked took got had".split())
+# What a negated imperative can restrict instead of judging ("do not touch anything else").
+ELSE = frozenset("anything else others other any more".split())
 
 # Parts of a figure: "another piece", "another bit" describe rather than move on.
 PARTS = frozenset("piece pieces bit bits part parts side corner point edge triangle square arm leg wing".split())
@@ -199,7 +220,10 @@ GENERIC = frozenset(
     sticking out
     choose click find get grab target targets other another same first second third fourth fifth last next now
     two three four five all both each every no not yes do does did can could would should will shall let go
-    going see seen think want need it's im ok well oh um hmm""".split()
+    going see seen think want need it's im ok well oh um hmm
+    tri tris rhombus trapezoid diamond diamonds parallelograms rectangles biggest smallest bigger smaller larger huge
+    giant mini medium sized mid upper lower north south east west upward upwards downward downwards diagonal
+    diagonally pointing points pointed aiming aimed facing faces center centre middle shaped shape""".split()
 )
 
 
@@ -312,7 +336,9 @@ def fingerprint() -> str:
     """Hash of every table the rules read: pinned to LEXICON_VERSION by a test."""
     blob = repr((PHRASES, sorted(ALIASES.items()), sorted(_BARE_CONTRACTIONS.items()), sorted(EMOJI.items()),
                  sorted(FILLERS), sorted(NEGATORS), sorted(CONTRAST), sorted(CONJUNCTIONS),
-                 [(sorted(a), sorted(b), g, c) for a, b, g, c in GAPPED], sorted(GENERIC), sorted(PARTS)))
+                 [(sorted(a), sorted(b), g, c) for a, b, g, c in GAPPED], sorted(GENERIC), sorted(PARTS),
+                 sorted(SELECT_VERBS), sorted(RELATIVES), sorted(DETERMINERS), sorted(EARLIER), sorted(PICK_VERBS),
+                 sorted(ELSE)))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -467,8 +493,73 @@ def classify(next_utterance: object, utterance: object = "", *, binary: bool = F
     return result
 
 
+def _clause_of(tokens: list[str], start: int) -> tuple[int, int]:
+    """The clause (between boundaries) around ``start``."""
+    lo = start
+    while lo > 0 and not is_boundary(tokens[lo - 1]):
+        lo -= 1
+    hi = start
+    while hi < len(tokens) and not is_boundary(tokens[hi]):
+        hi += 1
+    return lo, hi
+
+
+_NEGATOR_CUES = frozenset({"no", "not", "do not", "does not", "did not"})
+
+
+def _descriptive(tokens: list[str], cue: Cue, opens_description: bool) -> bool:
+    """A negation that describes a picture rather than judging the action (lex-v4):
+
+    * inside a relative clause or property of a description: a determiner, then a relative word, then the
+      negator, in one clause ("the one that is not a bird", "the one that does not have a head");
+    * a contrast after a description the message opened with: "not" + a determiner ("pick the one
+      without legs, not the one with a tail");
+    * a negated imperative that restricts what else to click ("do not touch anything else").
+    """
+    if cue.category != NEG or cue.text not in _NEGATOR_CUES:
+        return False
+    lo, _ = _clause_of(tokens, cue.start)
+    before = tokens[lo:cue.start]
+    if any(t in DETERMINERS for t in before):
+        first_det = next(i for i, t in enumerate(before) if t in DETERMINERS)
+        if any(t in RELATIVES for t in before[first_det + 1:]):
+            return True
+    after = [t for t in tokens[cue.end:cue.end + 4] if not is_boundary(t)]
+    if opens_description and not cue.lead and after[:1] and after[0] in DETERMINERS:
+        return True
+    if cue.text in ("do not", "not") and cue.lead and len(after) >= 2 and any(t in ELSE for t in after[1:4]):
+        return True
+    return False
+
+
+def _about_earlier_pick(tokens: list[str], cue: Cue, *, ordinal: bool = False) -> bool:
+    """Whether a correction's clause is about an earlier pick: an ordinal or a word pointing back
+    ("remove the first one", "the one you picked before is wrong"), not the pick just made ("just")."""
+    lo, hi = _clause_of(tokens, cue.start)
+    clause = tokens[lo:hi]
+    if lo > 0 and set(clause) & {"it", "them", "that"} and not set(clause) & EARLIER:
+        # "the first one you picked is wrong, remove it": the pronoun points to the clause before.
+        lo, _ = _clause_of(tokens, lo - 2) if lo >= 2 else (lo, hi)
+        clause = tokens[lo:hi]
+    if "just" in clause or "last" in clause:
+        return False
+    if any(t in EARLIER for t in clause):
+        return True
+    # Without an approval first, only an ordinal or "earlier" word is enough ("you chose the wrong one" judges).
+    return not ordinal and any(a == "you" and b in PICK_VERBS for a, b in zip(clause, clause[1:]))
+
+
 def _classify(tokens: list[str], previous: list[str]) -> LexiconResult:
     cues = tuple(find_cues(tokens))
+    # People's language (lex-v4): negations inside a description are not verdicts.
+    words = [t for t in tokens if not is_boundary(t) and t not in FILLERS]
+    opens_description = bool(words) and (words[0] in SELECT_VERBS or words[0] in DETERMINERS
+                                         or words[0] not in _CUE_WORDS)
+    descriptive = [c for c in cues if _descriptive(tokens, c, opens_description)]
+    if descriptive:
+        # A restricting imperative ("do not click any other ones") takes its whole clause with it.
+        spans = [_clause_of(tokens, c.start) for c in descriptive if c.lead and c.text in ("do not", "not")]
+        cues = tuple(c for c in cues if c not in descriptive and not any(lo <= c.start < hi for lo, hi in spans))
     cats = {c.category for c in cues}
     polar = [c for c in cues if c.category in (POS, NEG)]
     lead_polar = [c for c in polar if c.lead]
@@ -485,6 +576,10 @@ def _classify(tokens: list[str], previous: list[str]) -> LexiconResult:
         first = polar[0]
         if first.category == NEG:
             return result(NEGATIVE, "correction before approval")
+        negs = [c for c in polar if c.category == NEG]
+        if first.lead and all(_about_earlier_pick(tokens, c) for c in negs):
+            # "correct, but remove the first one": the action judged was right; an earlier pick is fixed.
+            return result(POSITIVE, "approval, then fixing an earlier pick")
         neg = next(c for c in polar if c.category == NEG and c.start > first.start)
         between = _between(tokens, first.end, neg.start)
         if any(t in CONTRAST for t in between):
@@ -496,6 +591,11 @@ def _classify(tokens: list[str], previous: list[str]) -> LexiconResult:
     if POS in cats:
         return result(POSITIVE, "approval")
     if NEG in cats:
+        negs = [c for c in cues if c.category == NEG]
+        if all(_about_earlier_pick(tokens, c, ordinal=True) for c in negs) and not any(
+                c.lead and c.text in _NEGATOR_CUES for c in negs):
+            # "now remove the second one you picked": fixing an earlier pick, not the one just made.
+            return result(POSITIVE, "fixing an earlier pick")
         return result(NEGATIVE, "correction")
     if WNEG in cats:
         first_weak = next(c for c in cues if c.category == WNEG)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
+_BLOCK = 2_000_000  # values resampled at once
+
+
 @dataclass(frozen=True)
 class Estimate:
     mean: float
@@ -23,8 +26,16 @@ def bootstrap_ci(values: Sequence[float], *, n_boot: int = 2000, level: float = 
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         raise ValueError("no values to summarise")
+    if n_boot < 1:
+        raise ValueError("n_boot must be at least 1")
     rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, data.size, size=(n_boot, data.size))].mean(axis=1)
+    # Resamples are drawn in blocks of rows (the same random stream as one (n_boot, n) draw), so that
+    # 10,000 resamples of thousands of values (every click of a round) stay within a few tens of MB.
+    rows = max(1, _BLOCK // data.size)
+    means = np.concatenate([
+        data[rng.integers(0, data.size, size=(min(rows, n_boot - start), data.size))].mean(axis=1)
+        for start in range(0, n_boot, rows)
+    ])
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
     return Estimate(float(data.mean()), float(low), float(high))

@@ -15,7 +15,8 @@ from games.simulation.agents import (
     SpeakerStyle, StyleError, build_speaker,
 )
 from games.simulation.drivers.in_memory import (
-    GameResult, human_listener_for, play_episode, play_game, simulate_episode, simulate_game_in_memory,
+    GameResult, generated_games, human_listener_for, play_episode, play_game, simulate_episode,
+    simulate_game_in_memory,
 )
 from games.simulation.episode import Episode, SimulatedTurn
 from games.domain.seeds import derive_seed
@@ -23,5 +24,5 @@ from games.domain.seeds import derive_seed
 __all__ = [
     "Episode", "GameResult", "HeardTurn", "ListenerTurn", "SimulatedHumanListener", "SimulatedSpeaker",
     "SimulatedTurn", "Speaker", "SpeakerContext", "SpeakerMove", "SpeakerStyle", "StyleError", "build_speaker",
-    "derive_seed", "human_listener_for", "play_episode", "play_game", "simulate_episode", "simulate_game_in_memory",
+    "derive_seed", "generated_games", "human_listener_for", "play_episode", "play_game", "simulate_episode", "simulate_game_in_memory",
 ]

@@ -34,8 +34,8 @@ def test_decode_feedback_reports_progress_and_counts(game_library, deploy):
     deployment = deploy("LEX", "lexicon")
     record_game(deployment, [("the swan", "select A"), ("undo", "deselect A"), ("now the dog", "select B")])
     out, _ = run("decode_feedback", "--round", "1")
-    assert "LEX: 1 games, 2 turns with a follow-up, 0 already labelled, 2 to decode with lexicon lex-v3" in out
-    assert "LEX: lexicon lex-v3: +2 (negative 1, positive 1); 0 already labelled; 1 last turns" in out
+    assert "LEX: 1 games, 2 turns with a follow-up, 0 already labelled, 2 to decode with lexicon lex-v4" in out
+    assert "LEX: lexicon lex-v4: +2 (negative 1, positive 1); 0 already labelled; 1 last turns" in out
     assert "round 1: 2 new labels" in out
     out, _ = run("decode_feedback", "--round", "1")
     assert "round 1: 0 new labels" in out and FeedbackLabel.objects.count() == 2
@@ -102,7 +102,7 @@ def test_decode_text_to_a_file_and_from_stdin(tmp_path):
     dest = tmp_path / "out.jsonl"
     _, err = run("decode_text", "-", "-o", str(dest), stdin=json.dumps(ROWS[1]) + "\n")
     assert json.loads(dest.read_text())["label"] == "positive"
-    assert "1 rows decoded with lexicon lex-v3" in err
+    assert "1 rows decoded with lexicon lex-v4" in err
 
 
 GOOD_LINE = json.dumps(ROWS[1]) + "\n"
@@ -160,9 +160,9 @@ def evaluated_round(game_library, deploy):
 @pytest.mark.django_db
 def test_evaluate_decoder_prints_scores_per_system_and_overall(evaluated_round):
     out, _ = run("evaluate_decoder", "--round", "1", "--truth", "intent", "--truth", "quality")
-    assert "== round 1 / LEX: lexicon lex-v3 vs intent (4 turns, 3 labelled = 75.0%)" in out
+    assert "== round 1 / LEX: lexicon lex-v4 vs intent (4 turns, 3 labelled = 75.0%)" in out
     assert "positive   1.000  1.000  1.000        2         2" in out
-    assert "== round 1 / LEX: lexicon lex-v3 vs quality" in out
+    assert "== round 1 / LEX: lexicon lex-v4 vs quality" in out
     assert "truth \\ label" in out
     out, _ = run("evaluate_decoder", "--decoder", "lexicon", "--json")
     data = json.loads(out)
@@ -176,7 +176,7 @@ def test_evaluate_decoder_prints_scores_per_system_and_overall(evaluated_round):
 def test_evaluate_decoder_live_decodes_without_storing(evaluated_round):
     FeedbackLabel.objects.all().delete()
     out, _ = run("evaluate_decoder", "--decoder", "lexicon-binary", "--live", "--truth", "intent")
-    assert "lexicon-binary lex-v3 vs intent (4 turns, 3 labelled" in out
+    assert "lexicon-binary lex-v4 vs intent (4 turns, 3 labelled" in out
     assert not FeedbackLabel.objects.exists()
 
 

@@ -38,9 +38,9 @@ def test_every_turn_with_a_follow_up_gets_one_label(lexicon_game):
     deployment, game = lexicon_game
     report = decode_round(1)
     assert labels() == {
-        (0, "lexicon", "lex-v3"): "negative",
-        (1, "lexicon", "lex-v3"): "positive",
-        (2, "lexicon", "lex-v3"): "positive",
+        (0, "lexicon", "lex-v4"): "negative",
+        (1, "lexicon", "lex-v4"): "positive",
+        (2, "lexicon", "lex-v4"): "positive",
     }  # turn 3 is the last: no follow-up, no label
     item = report.deployments[0]
     assert (item.turns, item.no_follow_up, item.already, dict(item.added)) == (4, 1, 0, {"negative": 1, "positive": 2})
@@ -56,14 +56,14 @@ def test_rerunning_adds_nothing_and_a_new_version_adds_a_new_set(lexicon_game):
     assert list(FeedbackLabel.objects.values_list("pk", "label", "created_at")) == first
     newer = decode_round(1, decoder=LexiconDecoder(version="lex-next"))
     assert newer.added == 3
-    assert FeedbackLabel.objects.filter(prompt_version="lex-v3").count() == 3
+    assert FeedbackLabel.objects.filter(prompt_version="lex-v4").count() == 3
     assert FeedbackLabel.objects.filter(prompt_version="lex-next").count() == 3
 
 
 def test_an_interrupted_run_resumes(lexicon_game):
     _, game = lexicon_game
     first_turn = game.turns.get(index=0)
-    FeedbackLabel.objects.create(turn=first_turn, decoder="lexicon", prompt_version="lex-v3", label="neutral")
+    FeedbackLabel.objects.create(turn=first_turn, decoder="lexicon", prompt_version="lex-v4", label="neutral")
     report = decode_round(1)
     assert report.added == 2
     assert FeedbackLabel.objects.get(turn=first_turn).label == "neutral"  # left alone, not overwritten
@@ -108,7 +108,7 @@ def test_prompted_systems_without_a_language_model_fall_back_to_the_default_deco
     assert "not a language model" in report.deployments[0].note and "no base model" in report.deployments[1].note
     assert set(FeedbackLabel.objects.values_list("decoder", "label")) == {("lexicon", "negative")}
     choice = decoder_for_deployment(feedback_deployments(1, "B-SUP")[0])
-    assert (choice.name, choice.version) == ("lexicon", "lex-v3")
+    assert (choice.name, choice.version) == ("lexicon", "lex-v4")
     settings.FEEDBACK_DEFAULT_DECODER = "lexicon-binary"
     assert choose_decoder("binary", "models/listener").name == "lexicon-binary"
 

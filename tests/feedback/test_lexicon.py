@@ -129,11 +129,12 @@ def test_tokenizer_normalises_contractions_stretching_and_emoji():
 
 
 def test_rule_tables_are_pinned_to_the_version():
-    """Changing a phrase list changes the labels: bump LEXICON_VERSION and update this pin together."""
-    assert (lexicon.LEXICON_VERSION, lexicon.fingerprint()) == ("lex-v3", PINNED_FINGERPRINT)
+    """Changing a phrase list changes the labels: bump LEXICON_VERSION and update this pin together.
+    lex-v4 (issue P10) added the word classes of the people's-language rules below."""
+    assert (lexicon.LEXICON_VERSION, lexicon.fingerprint()) == ("lex-v4", PINNED_FINGERPRINT)
 
 
-PINNED_FINGERPRINT = "e020ce0376cec74a"
+PINNED_FINGERPRINT = "004c5ef2dedfa768"
 
 
 @pytest.mark.parametrize("utterance, next_utterance, label", [
@@ -151,3 +152,45 @@ PINNED_FINGERPRINT = "e020ce0376cec74a"
 ])
 def test_later_rules_another_idiom_plurals_and_part_words(utterance, next_utterance, label):
     assert lexicon.classify(next_utterance, utterance).label == label
+
+
+@pytest.mark.parametrize("utterance, next_utterance, label", [
+    # approval of the action judged, then fixing an earlier pick: positive for the action judged
+    ("the boat", "correct, but remove the first one", POSITIVE),
+    ("the boat", "great, but unselect the one you picked earlier", POSITIVE),
+    ("the boat", "yes, now deselect the second one you picked", POSITIVE),
+    ("the boat", "good. the first one you selected is wrong, remove it", POSITIVE),
+    ("the boat", "nice! take the third one off", POSITIVE),
+    # ... but not when the fix is about the pick just made, or says nothing about which pick
+    ("the boat", "yes but undo the last one", NEUTRAL),
+    ("the boat", "yes but remove what you just picked", NEUTRAL),
+    ("the boat", "yes but remove the cat", NEUTRAL),
+    # negations inside a description are not verdicts
+    ("the boat", "click the one that does not have a head", POSITIVE),
+    ("the boat", "select the bird that is not facing left", POSITIVE),
+    ("the boat", "now click the one which is not a bird", POSITIVE),
+    ("the boat", "choose the one with no legs", POSITIVE),
+    ("the boat", "pick the one without legs, not the one with a tail", POSITIVE),
+    ("the boat", "click the only piece that has a triangle on top", POSITIVE),
+    ("the boat", "now remove the second one you clicked", POSITIVE),  # an earlier pick, no verdict on the last
+    ("the boat", "you chose the wrong figure", NEGATIVE),  # ... while this judges the pick just made
+    # counting what is left moves on
+    ("the boat", "still three to go. the duck", POSITIVE),
+    ("the boat", "2 more, the swan", POSITIVE),
+    # a description contrasted with a look-alike is not a correction
+    ("the boat", "pitcher, not the other pitcher", POSITIVE),
+    ("the boat", "the kneeling monk (not the other)", POSITIVE),
+    # a negated imperative that restricts what else to click
+    ("the boat", "do not touch anything else, just the swan", POSITIVE),
+    ("the boat", "don't click any other ones, the duck", POSITIVE),
+    # ... while verdicts stay verdicts
+    ("the boat", "not the boat, the duck", NEGATIVE),
+    ("the boat", "that is not it", NEGATIVE),
+    ("the boat", "no, the one that is not a bird", NEGATIVE),
+    ("the boat", "don't pick that one", NEGATIVE),
+    ("the boat", "do not click that", NEGATIVE),
+])
+def test_people_language_rules(utterance, next_utterance, label):
+    """lex-v4: general rules for people's follow-ups (issue P10), on hand-written examples of each pattern."""
+    result = lexicon.classify(next_utterance, utterance)
+    assert result.label == label, result.trace()

@@ -1,5 +1,6 @@
 """The game websocket (games.consumers) through the real ASGI application: session cookie, origin
 check, routing, the channel layer, and the engine behind it."""
+import asyncio
 import json
 import time
 import types
@@ -12,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.db import SessionStore
 
 from games import consumers
+from games.notify import group_name
 from games.services import journey
 from games.models import Interaction, Participant, Turn
 from respect_site.asgi import application
@@ -620,3 +622,35 @@ async def test_a_game_over_socket_arms_no_timer_and_refuses_moves(tabs):
     assert await speaker.quiet(0.5)  # past the old deadline: no timer fired, nothing moved
     assert (await reload(game)).end_reason == "cancelled"
     assert (await in_db(lambda: Participant.objects.get(pk=game.speaker_id).stage)()) == "game"
+
+
+async def test_a_state_for_a_socket_the_browser_has_just_closed_is_dropped_and_the_consumer_ends_cleanly():
+    """A state on its way while the browser closes: the server (uvicorn) refuses the send before the
+    consumer has handled the disconnect. The consumer must drop it, not crash with a traceback."""
+    await get_channel_layer().flush()
+    game = await new_game("oracle")
+    key = await database_sync_to_async(session_for)(game.speaker_id)
+    scope = WebsocketCommunicator(
+        application, f"/ws/play/{game.pk}/", headers=[(b"cookie", f"sessionid={key}".encode()), ORIGIN, HOST]
+    ).scope
+    incoming, sent = asyncio.Queue(), []
+    browser_gone = asyncio.Event()
+
+    async def server_send(message):
+        if browser_gone.is_set() and message["type"] == "websocket.send":
+            raise RuntimeError("Unexpected ASGI message 'websocket.send', after sending 'websocket.close'.")
+        sent.append(message)
+
+    app = asyncio.ensure_future(application(scope, incoming.get, server_send))
+    await incoming.put({"type": "websocket.connect"})
+    for _ in range(100):
+        if any(message["type"] == "websocket.send" for message in sent):
+            break
+        await asyncio.sleep(0.05)
+    assert [message["type"] for message in sent] == ["websocket.accept", "websocket.send"]
+    browser_gone.set()
+    await get_channel_layer().group_send(group_name(game.pk), {"type": "game.changed"})
+    await asyncio.sleep(0.5)  # the state is read and its send refused
+    await incoming.put({"type": "websocket.disconnect", "code": 1001})
+    await asyncio.wait_for(app, timeout=WAIT)  # ends normally: no exception escapes the consumer
+    assert [message["type"] for message in sent] == ["websocket.accept", "websocket.send"]

@@ -66,6 +66,32 @@ def test_redis_channel_layer_round_trip():
     assert async_to_sync(exchange)() == {"type": "game.state", "turn": 3}
 
 
+def test_notifications_from_worker_threads_reach_the_game_group():
+    """Bot answers are recorded on worker threads of a process with no server loop (the inference
+    worker): each thread's notification must reach the game's consumers through Redis."""
+    from games.notify import group_name, notify_interaction
+
+    layer = get_channel_layer()
+
+    async def listen():
+        channel = await layer.new_channel()
+        await layer.group_add(group_name(424242), channel)
+        return channel
+
+    async def collect(channel, count):
+        received = [await layer.receive(channel) for _ in range(count)]
+        await layer.group_discard(group_name(424242), channel)
+        return received
+
+    channel = async_to_sync(listen)()
+    threads = [threading.Thread(target=notify_interaction, args=(424242,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    notify_interaction(424242)  # and from this (main) thread, before and after the others
+    assert async_to_sync(collect)(channel, 4) == [{"type": "game.changed", "interaction": 424242}] * 4
+
+
 @pytest.fixture
 def celery_worker_process():
     command = [

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -118,7 +118,7 @@ def run_bot_turn(
                 show_at = request.utterance_sent_at + timedelta(seconds=request.min_delay_seconds)
                 if not hold_listener_action(interaction_id, turn, action, show_at):
                     return False  # the turn was decided meanwhile, or an answer is already held
-                timer = threading.Timer(remaining + 0.01, _deliver_later, args=(interaction_id, turn))
+                timer = threading.Timer(remaining, _deliver_later, args=(interaction_id, turn, show_at))
                 timer.daemon = True
                 timer.start()
                 return True
@@ -126,8 +126,13 @@ def run_bot_turn(
     return apply_listener_action(interaction_id, turn, action)
 
 
-def _deliver_later(interaction_id: int, turn: int) -> None:
+def _deliver_later(interaction_id: int, turn: int, show_at: datetime) -> None:
     try:
+        # The timer runs on the monotonic clock, the display time is on the wall clock: wait out any
+        # difference, so the answer is delivered now and not left for the game clock's next sweep.
+        early = (show_at - timezone.now()).total_seconds()
+        if early > 0:
+            time.sleep(early)
         deliver_held_action(interaction_id)
     except Exception:  # the stored answer stays: the game clock's next sweep delivers it
         log.exception("delayed bot action failed (interaction %s turn %s)", interaction_id, turn)

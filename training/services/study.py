@@ -26,14 +26,15 @@ from pathlib import Path
 from feedback.selectors import round_evaluation
 from feedback.services.decoding import DecodeError, decode_round
 from games import selectors as games_selectors
-from games.domain import rules
 from games.domain.seeds import derive_seed
-from games.domain.stats import bootstrap_ci
 from games.services.rounds import RoundError, close_round, create_system, launch_round
 from games.services.simulation import SimulationError, SimulationOptions, play_round_games
 from games.simulation.agents.speaker import SpeakerStyle, StyleError
 from training.models import PolicyCheckpoint, TrainingRun
+from training.reporting.figures import plot_metric
+from training.reporting.tables import outcome_row
 from training.services.loop import advance_round
+from training.services.report import game_records
 from training.services.runs import TrainingError
 
 Progress = Callable[[str], None]
@@ -222,19 +223,6 @@ def _close_and_decode(number: int, progress: Progress) -> None:
 # --- the table and the plot ---------------------------------------------------------------------------
 
 
-def _game_metrics(system_id: int, number: int):
-    ids = games_selectors.system_game_ids(system_id, number, first_round=number)
-    games = games_selectors.recorded_games(ids)
-    success = [1.0 if g.succeeded else 0.0 for g in games]
-    turns = [float(len(g.state.history)) for g in games]
-    clicks = []
-    for g in games:
-        value = rules.click_accuracy((p.action, g.state.targets) for p in g.state.history)
-        if value is not None:
-            clicks.append(value)
-    return success, turns, clicks
-
-
 def study_rows(first: int, last: int, systems: Sequence[str], seconds: dict, *, seed: int = 0) -> list[StudyRow]:
     rows = []
     for number in range(first, last + 1):
@@ -251,18 +239,20 @@ def study_rows(first: int, last: int, systems: Sequence[str], seconds: dict, *, 
             dep = deployments.get(name)
             if dep is None:
                 continue
-            success, turns, clicks = _game_metrics(dep["system_id"], number)
-            if not success:
+            games = games_selectors.recorded_games(
+                games_selectors.system_game_ids(dep["system_id"], number, first_round=number)
+            )
+            outcome = outcome_row(number, name, game_records(games), seed=seed)  # the report's own numbers
+            if outcome is None:
                 continue
-            s, t = bootstrap_ci(success, seed=seed, n_boot=10_000), bootstrap_ci(turns, seed=seed, n_boot=10_000)
-            c = bootstrap_ci(clicks, seed=seed, n_boot=10_000) if clicks else None
             run = TrainingRun.objects.filter(round__number=number, system_id=dep["system_id"]).first()
             stats = run.dataset_stats if run is not None else {}
             precision, recall = evaluation.get(name, (None, None))
             rows.append(StudyRow(
-                round=number, system=name, games=len(success), success=s.mean, success_low=s.low, success_high=s.high,
-                turns=t.mean, turns_low=t.low, turns_high=t.high, click_accuracy=c.mean if c else None,
-                click_low=c.low if c else None, click_high=c.high if c else None,
+                round=number, system=name, games=outcome.games, success=outcome.success,
+                success_low=outcome.success_low, success_high=outcome.success_high, turns=outcome.turns,
+                turns_low=outcome.turns_low, turns_high=outcome.turns_high, click_accuracy=outcome.click_accuracy,
+                click_low=outcome.click_low, click_high=outcome.click_high,
                 decoder_precision=precision, decoder_recall=recall,
                 training_rows=stats.get("rows"), interaction_rows=stats.get("interaction_rows"),
                 round_seconds=seconds.get(str(number)),
@@ -300,31 +290,8 @@ def write_outputs(out: Path, rows: Sequence[StudyRow]) -> tuple[Path, Path]:
 
 
 def plot_success(path: Path, rows: Sequence[StudyRow]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for system in dict.fromkeys(r.system for r in rows):
-        mine = sorted((r for r in rows if r.system == system), key=lambda r: r.round)
-        x = [r.round for r in mine]
-        ax.plot(x, [100 * r.success for r in mine], marker="o", label=system)
-        ax.fill_between(x, [100 * r.success_low for r in mine], [100 * r.success_high for r in mine], alpha=0.2)
-    ax.set_xlabel("round")
-    ax.set_ylabel("task success (%)")
-    ax.set_ylim(0, 100)
-    if rows:
-        ax.set_xticks(sorted({r.round for r in rows}))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
-    ax.set_title("Success per round (95% bootstrap CIs)")
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return plot_metric(path, rows, value="success", low="success_low", high="success_high", scale=100,
+                       ylabel="task success (%)", ylim=(0, 100), title="Success per round (95% bootstrap CIs)")
 
 
 __all__ = ["STANDARD_SYSTEMS", "StudyOptions", "StudyRow", "run_study", "study_rows", "table_text", "write_outputs"]

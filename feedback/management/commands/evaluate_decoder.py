@@ -9,8 +9,9 @@ from feedback.decoders.registry import DECODER_NAMES
 class Command(BaseCommand):
     help = (
         "Score a feedback decoder against the ground truths available: the simulated speaker's intent "
-        "('intent'), the action quality the simulator recorded ('sim_quality'), and the action quality derived "
-        "from the targets ('quality'). Prints precision / recall / F1 per class, the confusion matrix and the "
+        "('intent'), the action quality the simulator recorded ('sim_quality'), the action quality derived "
+        "from the targets ('quality'), and the final labels of human annotation campaigns ('annotation', see "
+        "docs/annotation.md). Prints precision / recall / F1 per class, the confusion matrix and the "
         "share of turns labelled, per round and system and overall. Reads stored labels (see decode_feedback), "
         "or decodes in memory with --live."
     )
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--truth", action="append", default=None,
-            help="Ground truth to score against (repeatable; default: intent, sim_quality and quality).",
+            help="Ground truth to score against (repeatable; default: intent, sim_quality and quality; also: annotation).",
         )
         parser.add_argument("--live", action="store_true", help="Decode now, in memory, instead of reading labels.")
         parser.add_argument(

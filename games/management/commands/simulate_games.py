@@ -22,6 +22,9 @@ def add_simulation_arguments(parser) -> None:
                              "(default 0.85).")
     parser.add_argument("--descriptions", default=None,
                         help="KILOGRAM-format annotation file: speak with human descriptions where a figure has them.")
+    parser.add_argument("--description-rate", type=float, default=None,
+                        help="Share of the figures with human descriptions (--descriptions) that the speaker "
+                             "describes with them; the rest get generated descriptions (default 1.0).")
     parser.add_argument("--realistic-timing", action="store_true",
                         help="Keep the round's minimum display delay before bot answers (default: none).")
 
@@ -31,6 +34,8 @@ def options_from(options: dict) -> SimulationOptions:
         style_data = json.loads(options["speaker_style"])
     except ValueError:
         raise CommandError("--speaker-style is not valid JSON") from None
+    if options.get("description_rate") is not None and isinstance(style_data, dict):
+        style_data = {**style_data, "human_description_rate": options["description_rate"]}
     try:
         style = SpeakerStyle.from_dict(style_data)
     except StyleError as exc:

@@ -5,6 +5,8 @@
 * ``human_listener``: ``SimulatedHumanListener`` (a simulated *person* listening; the model listener
   is a policy in ``training``).
 * ``describe``, ``shape_features``, ``phrases``: the language, grounded in each figure's shape.
+* ``populations``: groups of speakers (``plain``, ``shifted``, ``people``); ``people`` and ``geometry``: the
+  speakers that talk like people (idiolects; facts about the pieces, letters and things, said and read).
 * ``annotations``: human descriptions from KILOGRAM-format files.
 
 Agents only talk and click; the drivers (``games.simulation.drivers``, ``games.services.simulation``)

@@ -192,6 +192,14 @@ _OUT_RE = re.compile(r"\bsticking out (?:at|on) the (" + _DIR_RE + r")\b")
 _HEAVY_RE = re.compile(r"\bheavy (?:at|on) the (top|bottom)\b")
 
 
+# Words people use that are a letter away from the vocabulary but are not typos of it ("three" is not
+# "tree"). The plain and shifted speakers never say them.
+NOT_TYPOS = frozenset(
+    "three lower points cart mouse rock sneaker sparrow stocking kicking alright bobcat clock holder atop booth cable "
+    "hose stable tablet thrower".split()
+)
+
+
 @dataclass
 class Mention:
     """What one noun phrase of an utterance says about an image (None: not said)."""
@@ -221,7 +229,7 @@ def normalise(text: str) -> str:
     tokens = re.findall(r"[a-z']+", canonical(text))
     fixed = []
     for tok in tokens:
-        if tok not in VOCABULARY and len(tok) >= 4:
+        if tok not in VOCABULARY and tok not in NOT_TYPOS and len(tok) >= 4:
             close = difflib.get_close_matches(tok, VOCABULARY, n=1, cutoff=0.8)
             if close:
                 tok = close[0]

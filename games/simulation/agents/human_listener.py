@@ -6,6 +6,11 @@ descriptions), finds the phrases that describe images, notices negative feedback
 one", "undo that", "try again", "clear all"), requests to remove or keep a described image, and
 turns all that into toggles. With probability ``1 - accuracy`` it picks the wrong image for a
 description (usually one that fits nearly as well), as people sometimes do.
+
+People's words (the ``people`` population) are read too: the facts an utterance states about pieces,
+directions, letters and things (``geometry.read_facts``) are checked against what is true of each image,
+picks named by their order ("remove the second one you picked") are found in its own history, and
+people's undo forms ("uncheck that one") are understood. None of these fire on the other populations.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from typing import Protocol
 from games.domain import rules
 from games.domain.tangrams import TangramFigure
 from games.simulation.agents.describe import Mention, figure_attributes, match_score, normalise, parse_mentions
+from games.simulation.agents.geometry import fact_score, figure_facts, read_facts
 from games.simulation.agents.shape_features import shape_features
 
 
@@ -46,15 +52,28 @@ _RESET_RE = re.compile(
 _UNDO_RE = re.compile(
     r"\b(undo|deselect the last one|what you just|unselect that|take that one back|deselect it|your last click)\b"
 )
-_NOT_NEGATIVE_RE = re.compile(r"\b(no problem|no worries|not bad|no mistakes|nothing wrong)\b")
-_NEGATIVE_RE = re.compile(
-    r"\b(no|nope|not that|not it|wrong|not quite|meant|the other|try again|one more time|another one|look again)\b"
+_NOT_NEGATIVE_RE = re.compile(
+    r"\b(no problem|no worries|not bad|no mistakes|nothing wrong|not (?:the|that) other(?: one| \w+)?)\b"
 )
+_NEGATIVE_RE = re.compile(
+    r"\b(no|nope|not that|not it|wrong|not quite|meant|the other|try again|one more time|another one|look again|"
+    r"incorrect|nah|not this|not right|oops|isn't it|isnt it)\b"
+)
+# People's undo requests: an undo verb and the last pick ("uncheck that one", "get rid of your last pick").
+_UNDO_PICK_RE = re.compile(
+    r"\b(?:undo|deselect|unselect|remove|uncheck|unclick|take off|get rid of|drop) (?:that|this|that one|this one|"
+    r"the last one|your last \w+|the one you just \w+|what you just \w+)\b"
+)
+# "the second one you picked", "the one you just selected", "the last one you picked".
+_PICK_REF_RE = re.compile(
+    r"\bthe (?:(first|second|third|fourth|fifth|sixth|last) one|one) you (just )?(?:picked|selected|chose|clicked)\b"
+)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
 _RETRY_RE = re.compile(r"\b(try again|one more time|the other one|another one)\b")
-_REMOVE_RE = re.compile(r"\b(unselect|deselect|remove|take off)\b")
-_KEEP_RE = re.compile(r"\b(keep|don't remove|dont remove|put it back|select .{0,80} again)\b")
-_WRONG_RE = re.compile(r"\b(?:is|was) wrong\b")
-_WRONG_AFTER_RE = re.compile(r"^\s*(?:is|was) wrong\b")
+_REMOVE_RE = re.compile(r"\b(unselect|deselect|remove|take off|uncheck|unclick|get rid of|take it off)\b")
+_KEEP_RE = re.compile(r"\b(keep|don't remove|dont remove|put it back|select .{0,80} again|leave)\b")
+_WRONG_RE = re.compile(r"\b(?:is|was) (?:wrong|not right|incorrect)\b")
+_WRONG_AFTER_RE = re.compile(r"^\s*(?:is|was) (?:wrong|not right|incorrect)\b")
 _STOPWORDS = frozenset(
     "a an the one that this it its is was of with and or to on in at now next then also first find select "
     "click pick looks like look ok yes no not good great nice but i meant need try again start over".split()
@@ -81,6 +100,8 @@ class SimulatedHumanListener:
         self.accuracy = float(accuracy)
         self.rng = random.Random(seed)
         self.attrs = {i: figure_attributes(shape_features(figures[i])) for i in self.order}
+        # What is true of each image's pieces and silhouette (``geometry``): people describe by it.
+        self.facts = {i: figure_facts(figures[i]) for i in self.order}
         self.lexicon: dict[str, frozenset[str]] = {}
         for image, texts in (descriptions or {}).items():
             if image in self.attrs:
@@ -92,6 +113,10 @@ class SimulatedHumanListener:
         """(intent, mention, phrase words) per described image; intent is select, remove or keep."""
         mentions = parse_mentions(text)
         segments = []
+        if not mentions and read_facts(text):
+            # People's words only (geometry, letters, things): one phrase for the whole message.
+            pseudo = Mention(start=0, end=len(text), text=text)
+            return [(self._intent(text, text, 0, len(text)), pseudo, " ".join(_content_words(text)))]
         if not mentions and self.lexicon:
             words = _content_words(text)
             if words:
@@ -105,6 +130,7 @@ class SimulatedHumanListener:
     @staticmethod
     def _intent(text: str, part: str, start: int, end: int) -> str:
         """Whether the phrase ``part`` (at ``start:end`` of ``text``) asks to select, remove or keep."""
+        part = _UNDO_PICK_RE.sub(" ", part)  # "deselect that, the boat": the undo is not about the boat
         if _WRONG_RE.search(part) or _WRONG_AFTER_RE.search(text[end:]):
             return "remove"
         if _KEEP_RE.search(part):
@@ -115,6 +141,10 @@ class SimulatedHumanListener:
 
     def _score(self, mention: Mention | None, words: str, image: str) -> float:
         score = match_score(mention, self.attrs[image]) if mention is not None and not mention.is_empty else 0.0
+        if mention is not None:
+            facts = _facts_of(mention.text)
+            if facts:
+                score += fact_score(facts, self.facts[image])
         if self.lexicon:
             overlap = len(set(words.split()) & self.lexicon.get(image, frozenset()))
             score += 3.0 * overlap
@@ -154,7 +184,7 @@ class SimulatedHumanListener:
 
         if _RESET_RE.search(text):
             deselect |= selection
-        elif _UNDO_RE.search(text):
+        elif _UNDO_RE.search(text) or _UNDO_PICK_RE.search(text):
             deselect |= just_selected
             if not just_selected:
                 select |= last.deselect - selection
@@ -162,6 +192,17 @@ class SimulatedHumanListener:
             negative and not segments
         ):
             deselect |= just_selected
+
+        # "remove the second one you picked": a pick named by its place in the order of picking.
+        for match in _PICK_REF_RE.finditer(text):
+            picked = [i for i in _picked_order(history) if i in selection]
+            if match.group(2) or match.group(1) is None or match.group(1) == "last":
+                ref = sorted(last.select & selection, key=self.order.index)[-1:] or picked[-1:]
+            else:
+                k = _ORDINALS.index(match.group(1))
+                ref = picked[k:k + 1]
+            if ref and not _KEEP_RE.search(text):
+                deselect.add(ref[0])
 
         for intent, mention, words in segments:
             current = (selection - deselect) | select
@@ -221,6 +262,27 @@ class SimulatedHumanListener:
                 if intent == "select":
                     return mention, words
         return None
+
+
+_FACTS_CACHE: dict[str, frozenset[str]] = {}
+
+
+def _facts_of(text: str) -> frozenset[str]:
+    facts = _FACTS_CACHE.get(text)
+    if facts is None:
+        if len(_FACTS_CACHE) > 20000:
+            _FACTS_CACHE.clear()
+        facts = _FACTS_CACHE[text] = frozenset(read_facts(text))
+    return facts
+
+
+def _picked_order(history) -> list[str]:
+    """The images selected now, in the order they were picked (from the listener's own actions)."""
+    picked: list[str] = []
+    for turn in history:
+        picked = [i for i in picked if i not in turn.action.deselect]
+        picked += sorted(turn.action.select - set(picked))  # picked together: by image id
+    return picked
 
 
 def _content_words(text: str) -> list[str]:

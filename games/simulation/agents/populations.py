@@ -12,6 +12,9 @@ initial policy has not seen — rounds then measure adaptation to the people dep
 
 People understand each other's words: ``canonical`` maps every alternative back to the plain phrase,
 and the simulated human listener reads text through it, so it copes with every population.
+
+``people`` (``talk="people"``) swaps no words: its speakers are ``people.PeopleSpeaker``s, which talk like
+people playing MultiRef (``build_speaker`` makes them).
 """
 from __future__ import annotations
 
@@ -62,6 +65,7 @@ class Population:
 
     name: str
     keep: float  # probability that a speaker keeps a plain phrase (1.0: the plain vocabulary)
+    talk: str = "vocabulary"  # "vocabulary": the grounded vocabulary (idiolect above); "people": people.py
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.keep <= 1.0:
@@ -82,6 +86,8 @@ class Population:
 POPULATIONS: Mapping[str, Population] = {
     "plain": Population("plain", keep=1.0),
     "shifted": Population("shifted", keep=0.35),
+    # Speakers that talk like people (people.py): their own idiolects, geometry, letters, back-references.
+    "people": Population("people", keep=1.0, talk="people"),
 }
 DEFAULT_POPULATION = "plain"
 

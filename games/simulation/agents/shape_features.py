@@ -199,6 +199,9 @@ def _direction(dx: float, dy: float) -> str:
     return DIRECTIONS[sector]
 
 
+compass_direction = _direction  # public: the compass word (DIRECTIONS) of a screen vector (y down)
+
+
 def _band_width(mask: np.ndarray, rows: slice) -> float:
     band = mask[rows]
     cols = np.nonzero(band.any(axis=0))[0]

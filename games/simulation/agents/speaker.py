@@ -167,7 +167,12 @@ def build_speaker(context: SpeakerContext, style: SpeakerStyle | None = None, *,
     gets its speaker here (through ``Episode.start``). A speaker of a population other than the plain
     one says the vocabulary its own way (its idiolect, drawn from the population under its seed)."""
     style = style or SpeakerStyle()
-    idiolect = population(style.population).idiolect(derive_seed(seed, "idiolect"))
+    kind = population(style.population)
+    if kind.talk == "people":
+        from games.simulation.agents.people import PeopleSpeaker  # people.py builds on this module
+
+        return PeopleSpeaker(context, style, seed=seed)
+    idiolect = kind.idiolect(derive_seed(seed, "idiolect"))
     return SimulatedSpeaker(context, style, seed=seed, idiolect=idiolect)
 
 
@@ -180,6 +185,7 @@ class SimulatedSpeaker:
         self.style = style or SpeakerStyle()
         self.rng = random.Random(seed)
         self.idiolect = dict(idiolect or {})  # plain phrase -> this speaker's words for it
+        self.lines = phrases  # the tables of what it says around descriptions (``phrases``; a population may differ)
         self.attrs = {image: figure_attributes(shape_features(context.figures[image])) for image in context.images}
         self.order = {image: i for i, image in enumerate(context.images)}
         self.focus: str | None = None
@@ -255,7 +261,7 @@ class SimulatedSpeaker:
         missing = self._in_order(self.context.targets)
         self.focus = missing[0]
         described = self._targets_to_describe(missing)
-        text, details = self._described(phrases.FIRST, described)
+        text, details = self._described(self.lines.FIRST, described)
         details["described"] = described
         return self._finish(text, feedback=NONE, quality="", move=FIRST, target=self.focus, details=details)
 
@@ -303,17 +309,17 @@ class SimulatedSpeaker:
         misleading = approve and self.rng.random() < self.style.misleading_no_rate
         prefix = ""
         if approve:
-            prefix = self.rng.choice(phrases.APPROVE_WITH_NO if misleading else phrases.APPROVE)
-            prefix += self.rng.choice(phrases.JOIN)
+            prefix = self.rng.choice(self.lines.APPROVE_WITH_NO if misleading else self.lines.APPROVE)
+            prefix += self.rng.choice(self.lines.JOIN)
         details["misleading"] = misleading
         if wrong and (not missing or self.rng.random() < self.style.fix_first_rate):
-            body, info = self._described(phrases.FIX, wrong[:1])
+            body, info = self._described(self.lines.FIX, wrong[:1])
             details.update(info, remove=wrong[:1])
             move = APPROVE_FIX if approve else SILENT_FIX
             return self._finish(prefix + body, feedback=POSITIVE, quality=quality, move=move, target=None,
                                 details=details)
         described = self._targets_to_describe(missing)
-        body, info = self._described(phrases.NEXT, described)
+        body, info = self._described(self.lines.NEXT, described)
         details.update(info, described=described)
         move = APPROVE_NEXT if approve else SILENT_NEXT
         return self._finish(prefix + body, feedback=POSITIVE, quality=quality, move=move, target=self.focus,
@@ -321,14 +327,14 @@ class SimulatedSpeaker:
 
     def _partial(self, action, quality, details) -> SpeakerMove:
         targets = self.context.targets
-        opener = self.rng.choice(phrases.PARTIAL) + self.rng.choice((", ", ". ", " "))
+        opener = self.rng.choice(self.lines.PARTIAL) + self.rng.choice((", ", ". ", " "))
         wrong_new = self._in_order(action.select - targets)
         lost = self._in_order(action.deselect & targets)
         if wrong_new:
-            body, info = self._described(phrases.PARTIAL_TAIL, wrong_new[:1])
+            body, info = self._described(self.lines.PARTIAL_TAIL, wrong_new[:1])
             details.update(info, remove=wrong_new[:1])
         else:
-            body, info = self._described(phrases.PARTIAL_KEEP_TAIL, lost[:1])
+            body, info = self._described(self.lines.PARTIAL_KEEP_TAIL, lost[:1])
             details.update(info, keep=lost[:1])
         details["misleading"] = False
         return self._finish(opener + body, feedback=NEUTRAL, quality=quality, move=PARTIAL, target=None,
@@ -343,16 +349,16 @@ class SimulatedSpeaker:
         if frustrated and self.rng.random() < style.reset_rate:
             self.bad_streak = 0
             self.focus = self._in_order(targets)[0]
-            text = self.rng.choice(phrases.RESET)
+            text = self.rng.choice(self.lines.RESET)
             if self.rng.random() < 0.6:
-                body, info = self._described(phrases.NEXT, [self.focus])
-                text += self.rng.choice(phrases.JOIN) + body
+                body, info = self._described(self.lines.NEXT, [self.focus])
+                text += self.rng.choice(self.lines.JOIN) + body
                 details.update(info, described=[self.focus])
             return self._finish(text, feedback=NEGATIVE, quality=quality, move=RESET, target=self.focus,
                                 details=details)
         lost = self._in_order(action.deselect & targets)
         if lost:
-            body, info = self._described(phrases.KEEP, lost[:1])
+            body, info = self._described(self.lines.KEEP, lost[:1])
             details.update(info, keep=lost[:1])
             return self._finish(body, feedback=NEGATIVE, quality=quality, move=KEEP, target=lost[0],
                                 details=details)
@@ -366,24 +372,24 @@ class SimulatedSpeaker:
         focus = self.focus
         if focus is None:
             # Every target is green yet the action was bad (a red added): ask to remove it.
-            body, info = self._described(phrases.REMOVE, self._in_order(action.select - targets)[:1] or wrong[:1])
+            body, info = self._described(self.lines.REMOVE, self._in_order(action.select - targets)[:1] or wrong[:1])
             details.update(info, remove=wrong[:1])
             return self._finish(self._negative_opener(details) + body, feedback=NEGATIVE, quality=quality,
                                 move=UNDO, target=None, details=details)
         if kind == UNDO:
-            return self._finish(self.rng.choice(phrases.UNDO), feedback=NEGATIVE, quality=quality, move=UNDO,
+            return self._finish(self.rng.choice(self.lines.UNDO), feedback=NEGATIVE, quality=quality, move=UNDO,
                                 target=focus, details=details)
         if kind == TRY_AGAIN:
-            return self._finish(self.rng.choice(phrases.TRY_AGAIN), feedback=NEGATIVE, quality=quality,
+            return self._finish(self.rng.choice(self.lines.TRY_AGAIN), feedback=NEGATIVE, quality=quality,
                                 move=TRY_AGAIN, target=focus, details=details)
         self.rephrasings[focus] = self.rephrasings.get(focus, 0) + 1
         more = self.rephrasings[focus]
         if kind == REPHRASE:
-            body, info = self._described(phrases.REPHRASE, [focus], more=more)
+            body, info = self._described(self.lines.REPHRASE, [focus], more=more)
             details.update(info, described=[focus])
             return self._finish(body, feedback=NEGATIVE, quality=quality, move=REPHRASE, target=focus,
                                 details=details)
-        body, info = self._described(phrases.CORRECT_TAIL, [focus], more=more - 1)
+        body, info = self._described(self.lines.CORRECT_TAIL, [focus], more=more - 1)
         details.update(info, described=[focus])
         return self._finish(self._negative_opener(details) + body, feedback=NEGATIVE, quality=quality,
                             move=CORRECT, target=focus, details=details)
@@ -391,5 +397,5 @@ class SimulatedSpeaker:
     def _negative_opener(self, details: dict) -> str:
         misleading = self.rng.random() < self.style.misleading_yes_rate
         details["misleading"] = misleading
-        opener = self.rng.choice(phrases.NEGATIVE_WITH_YES if misleading else phrases.NEGATIVE)
+        opener = self.rng.choice(self.lines.NEGATIVE_WITH_YES if misleading else self.lines.NEGATIVE)
         return opener + self.rng.choice((", ", ". ", "! "))

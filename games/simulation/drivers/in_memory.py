@@ -99,3 +99,20 @@ def play_game(context: SpeakerContext, speaker_style: SpeakerStyle | None = None
               seed: int = 0, **kwargs) -> GameResult:
     episode = simulate_episode(context, speaker_style, listener, seed, **kwargs)
     return GameResult(episode.turns, episode.success)
+
+
+def generated_games(count: int, speaker_style: SpeakerStyle | None = None, *, seed: int = 0, figures: int = 120,
+                    listener_accuracy: float = 0.85) -> list[GameResult]:
+    """``count`` whole games without a database: contexts (``game_configs.generate_contexts``) drawn from
+    ``figures`` generated tangrams (``tangrams.generate_figures``), simulated human listener; all under
+    ``seed``. The realism report (``language_report``) and the people-population numbers use it."""
+    from games.domain.game_configs import generate_contexts
+    from games.domain.tangrams import generate_figures
+
+    library = {f"fig-{i:03d}": f for i, f in enumerate(generate_figures(figures, seed))}
+    contexts = generate_contexts(sorted(library), count, seed=seed)
+    return [
+        play_game(SpeakerContext.of(spec, library), speaker_style, seed=derive_seed(seed, "game", i),
+                  listener_order=spec.listener_order, listener_accuracy=listener_accuracy)
+        for i, spec in enumerate(contexts)
+    ]
