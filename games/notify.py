@@ -10,11 +10,12 @@ import os
 import threading
 
 from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 
 log = logging.getLogger(__name__)
 _server_loop: asyncio.AbstractEventLoop | None = None
-_own_loop: tuple[int, asyncio.AbstractEventLoop] | None = None  # (process id, loop): see _sending_loop
+_own: tuple | None = None  # (process id, default layer, loop, sending layer): see _own_sender
 _lock = threading.Lock()
 
 
@@ -34,20 +35,24 @@ def register_server_loop(loop: asyncio.AbstractEventLoop) -> None:
         _server_loop = loop
 
 
-def _sending_loop(layer) -> asyncio.AbstractEventLoop | None:
-    """The loop to send notifications in from this thread: the server's, where one runs; in a
-    process without one (inference workers, the game clock) and with a layer that reaches other
-    processes (Redis), a long-lived loop of this process's own. A layer keeps its connections per
-    event loop: a fresh loop per notification would connect to Redis for every turn."""
-    if _server_loop is not None or isinstance(layer, InMemoryChannelLayer):
-        return _server_loop  # the in-memory layer lives in the server's loop, or in the caller's
-    global _own_loop
+def _own_sender(layer) -> tuple[asyncio.AbstractEventLoop, object]:
+    """For a process without a server loop (inference workers, the game clock) and a layer that
+    reaches other processes (Redis): one long-lived event loop on a thread of this process, with a
+    layer instance of its own. A layer keeps its connections per event loop, so a fresh loop per
+    notification would connect to Redis for every turn; its own instance keeps those connections
+    apart from the default layer's (whose ``flush`` closes every loop's connections from the caller's)."""
+    global _own
     with _lock:
-        if _own_loop is None or _own_loop[0] != os.getpid():  # none yet, or inherited through a fork
+        if _own is None or _own[0] != os.getpid() or _own[1] is not layer:  # none yet, a fork, new settings
+            if _own is not None and _own[0] == os.getpid():
+                _own[2].call_soon_threadsafe(_own[2].stop)
             loop = asyncio.new_event_loop()
+            running = threading.Event()
+            loop.call_soon(running.set)
             threading.Thread(target=loop.run_forever, name="notifications", daemon=True).start()
-            _own_loop = (os.getpid(), loop)
-        return _own_loop[1]
+            running.wait(5)
+            _own = (os.getpid(), layer, loop, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
+        return _own[2], _own[3]
 
 
 def notify_interaction(interaction_id: int) -> None:
@@ -55,8 +60,10 @@ def notify_interaction(interaction_id: int) -> None:
     if layer is None:
         return
     message = {"type": "game.changed", "interaction": interaction_id}
+    loop = _server_loop  # the in-memory layer lives in the server's loop, or in the caller's
+    if loop is None and not isinstance(layer, InMemoryChannelLayer):
+        loop, layer = _own_sender(layer)
     coroutine = layer.group_send(group_name(interaction_id), message)
-    loop = _sending_loop(layer)
     try:
         if loop is not None and loop.is_running() and not _in_loop_thread(loop):
             asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=5)

@@ -90,6 +90,8 @@ def test_notifications_from_worker_threads_reach_the_game_group():
         thread.join()
     notify_interaction(424242)  # and from this (main) thread, before and after the others
     assert async_to_sync(collect)(channel, 4) == [{"type": "game.changed", "interaction": 424242}] * 4
+    # The notifications' connections are their own: flushing the default layer (as tests do) still works.
+    async_to_sync(layer.flush)()
 
 
 @pytest.fixture
