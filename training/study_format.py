@@ -295,7 +295,7 @@ TABLES: tuple[Table, ...] = (
         C("attempts", "int", "Attempts."),
         C("progress", "float", "Share of training steps done (0..1)."),
         C("loss_curve", "json", "[step, mean loss] pairs."),
-        C("held_out_curve", "json", "[step, held-out score] pairs."),
+        C("held_out_curve", "json", "[step, held-out accuracy] pairs (a mean log-probability before 2026-12-03)."),
         C("dataset_stats", "json", "Dataset statistics."),
         C("metrics", "json", "Metrics."),
         C("log", "string", "Log."),

@@ -137,6 +137,20 @@ def test_greedy_decoding_is_deterministic(base, pngs):
     assert all(policy.act([request()])[0].select == first.select for _ in range(3))
 
 
+def test_train_terms_tell_whether_an_action_is_the_greedy_answer(base, pngs):
+    policy = ListenerPolicy(base, source(pngs), decoding=ListenerDecoding(temperature=0))
+    req = request(selection={NAMES[2]})
+    best = policy.act([req])[0]
+    other = next(n for n in NAMES[:10] if n not in best.select | best.deselect)
+    examples = [
+        ScoreExample(req, select=best.select, deselect=best.deselect),
+        ScoreExample(req, select=frozenset({other}) - req.selection, deselect=frozenset({other}) & req.selection),
+    ]
+    with base.active(None) as model:
+        terms = policy.train_terms(model, examples)
+    assert terms.greedy.tolist() == [True, False]
+
+
 def test_a_missing_image_gets_the_recorded_error_fallback_and_others_are_answered(base, pngs):
     policy = ListenerPolicy(base, source(pngs), seed=0)
     broken = request(order=[*NAMES[:9], "no-such-figure"])

@@ -265,6 +265,40 @@ def test_a_trained_adapter_round_trips(tiny_path, pngs, tmp_path):
     assert after > before + 1.0
 
 
+def test_train_terms_tell_whether_greedy_decoding_writes_the_answer(tiny_path, pngs):
+    """The teacher-forced greedy flag agrees with greedy generation, before and after the answer is
+    learned."""
+    fresh_base = load_base(tiny_path, device="cpu")
+    policy = HFPolicy(fresh_base, source(pngs))
+    example = [ScoreExample(request(), frozenset({"fig6"}), frozenset())]
+    torch.manual_seed(5)
+    model = fresh_base.model  # every weight trained: the answer is learned in a few steps
+
+    def flag_and_generation():
+        model.eval()
+        with torch.no_grad():
+            flag = bool(policy.train_terms(model, example).greedy[0])
+            batch = policy.training_batch(example)
+            answer = int((batch.pop("labels") != -100).sum())
+            batch.pop("position_ids", None)
+            prompt = {k: (v[:, :-answer] if k in ("input_ids", "attention_mask") else v) for k, v in batch.items()}
+            out = model.generate(**prompt, do_sample=False, max_new_tokens=answer, pad_token_id=0)
+            written = out[0, prompt["input_ids"].shape[1]:].tolist() == batch["input_ids"][0, -answer:].tolist()
+        return flag, written
+
+    before = flag_and_generation()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch = policy.training_batch(example)
+    model.train()
+    for _ in range(30):
+        optimizer.zero_grad()
+        model(**batch).loss.backward()
+        optimizer.step()
+    after = flag_and_generation()
+    assert before == (False, False)
+    assert after == (True, True)
+
+
 def test_bad_base_folders_fail_at_load_time(tiny_path, tmp_path):
     with pytest.raises(PolicyLoadError, match="does not exist"):
         load_base(tmp_path / "nowhere")

@@ -191,6 +191,33 @@ def test_run_study_smoke_and_resume(seed, tmp_path):
         run_study(StudyOptions(out=out, systems=("B-SUP",), rounds=2, games_per_round=2))
 
 
+def test_a_second_study_while_one_is_working_is_refused_and_changes_nothing(seed, tmp_path):
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    lock = Path(settings.DATA_DIR) / "studies" / ".run_study.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    # Another process holds the installation's study lock (as a running run_study does).
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
+        "f.write('pid 4242'); f.flush(); print('held', flush=True); time.sleep(60)"), str(lock)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CommandError, match="another run_study is working on this installation \\(pid 4242\\)"):
+            run("run_study", "--simulate", "--rounds", "1", "--games-per-round", "1", "--out", str(tmp_path / "s"))
+        assert not Round.objects.exists() and not System.objects.filter(name="B-SUP").exists()
+        assert not (tmp_path / "s").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The lock dies with its process: the study now runs.
+    options = StudyOptions(out=tmp_path / "s", systems=("CONTROL",), rounds=1, games_per_round=1, queue_size=5)
+    assert [(r.round, r.system, r.games) for r in run_study(options)] == [(1, "CONTROL", 1)]
+
+
 def test_run_study_command_refuses_bad_input(seed, tmp_path):
     with pytest.raises(CommandError, match="not JSON"):
         run("run_study", "--simulate", "--training", "{", "--out", str(tmp_path))

@@ -6,10 +6,12 @@ proportion to its size (as shuffling all batches of all tasks together per epoch
 gives differentiable ``train_terms(model, examples) -> TrainTerms`` (``training.policies.base``) (log π(a), the action's length
 normaliser, the smoothing term S); both model backends provide it.
 
-Checkpoint selection: every ``eval_every`` steps (and at the end) the mean log-probability of the
-held-out slice's desirable actions is measured; the trainable weights of the best evaluation are
-restored at the end (the study kept the best epoch by held-out accuracy; a mean log-likelihood needs
-no decoding and ranks the same way on a small slice without ties).
+Checkpoint selection: before the first step, every ``eval_every`` steps and at the end, the held-out desirable
+actions are scored by *accuracy*: the share the policy would answer greedily (the study's metric, raw
+accuracy on a held-out set); the trainable weights of the first best evaluation are restored at the end.
+Not their mean log-probability: those actions were sampled by the policy that logged them, which
+therefore scores them well, so a likelihood favours the starting weights (docs/learning-loop.md,
+"Checkpoint selection").
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ class RetrainReport:
     rows: dict
     seconds: float
     loss_curve: list = field(default_factory=list)  # [step, mean loss]
-    held_out_curve: list = field(default_factory=list)  # [step, mean held-out log-prob]
+    held_out_curve: list = field(default_factory=list)  # [step, held-out accuracy]
     best_step: int | None = None
 
     def to_dict(self) -> dict:
@@ -75,20 +77,21 @@ def example_losses(policy, model, objective: str, task: str, batch: Sequence[Tra
 
 @torch.no_grad()
 def held_out_score(policy, model, examples: Sequence[TrainingExample], batch_size: int) -> float | None:
-    """Mean log π(a) over the held-out desirable examples (None when there are none)."""
+    """The share of the held-out desirable actions that are the policy's greedy answer (None when
+    there are none)."""
     wanted = [e for e in examples if e.desirable]
     if not wanted:
         return None
-    total = 0.0
+    hits = 0
     was_training = model.training
     model.eval()
     try:
         for start in range(0, len(wanted), batch_size):
             batch = wanted[start: start + batch_size]
-            total += float(policy.train_terms(model, [score_example(e) for e in batch]).logp.sum())
+            hits += int(policy.train_terms(model, [score_example(e) for e in batch]).greedy.sum())
     finally:
         model.train(was_training)
-    return total / len(wanted)
+    return hits / len(wanted)
 
 
 def retrain(

@@ -151,6 +151,7 @@ class TrainTerms(NamedTuple):
     logp: Any  # log π(a) of the given action
     length: Any  # the action's length normaliser N (answer tokens; 1 for a single distribution over actions)
     smoothing: Any  # S: cross-entropy of the policy's output against a uniform distribution, per example
+    greedy: Any  # bool: the action is the policy's most likely answer (what temperature-0 decoding gives)
 
 
 class TrainablePolicy(ScoringPolicy, Protocol):

@@ -547,14 +547,16 @@ class ListenerPolicy:
     # -- scoring ---------------------------------------------------------------------------------
 
     def train_terms(self, model, examples: Sequence[ScoreExample]) -> TrainTerms:
-        """log p(action) per example (one exact distribution over actions: length 1) and the smoothing
+        """log p(action) per example (one exact distribution over actions: length 1), the smoothing
         term S, the cross-entropy of each image's select/keep against a fair coin, averaged over the
-        images; differentiable (training passes the model in train mode)."""
+        images, and whether the action is the greedy one; differentiable (training passes the model in
+        train mode)."""
         toggles = torch.tensor([self.toggles_of(ex) for ex in examples], device=self.base.device)
         logits = self.logits(model, [self.encode(ex.request) for ex in examples]).float()
         logp = action_log_probs(logits, toggles)
         smoothing = -0.5 * (F.logsigmoid(logits) + F.logsigmoid(-logits)).mean(-1)
-        return TrainTerms(logp, torch.ones_like(logp), smoothing)
+        greedy = (greedy_toggles(logits.detach()) == toggles).all(-1)
+        return TrainTerms(logp, torch.ones_like(logp), smoothing, greedy)
 
     def log_probs(self, model, examples: Sequence[ScoreExample]) -> torch.Tensor:
         """log p(action) per example, differentiable (training passes the model in train mode)."""

@@ -526,8 +526,9 @@ class HFPolicy:
 
     def train_terms(self, model, examples: Sequence[ScoreExample]) -> TrainTerms:
         """Per example: the summed log-probability of the answer tokens (end token included), their
-        number, and S, the mean over those tokens of the cross-entropy against a uniform vocabulary
-        (what label smoothing adds); differentiable under ``model``."""
+        number, S, the mean over those tokens of the cross-entropy against a uniform vocabulary
+        (what label smoothing adds), and whether greedy decoding gives the answer; differentiable
+        under ``model``."""
         batch = self.training_batch(examples)
         labels = batch.pop("labels")
         logp_all = model(**batch, use_cache=False).logits.float()[:, :-1].log_softmax(-1)
@@ -536,7 +537,10 @@ class HFPolicy:
         picked = logp_all.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
         length = mask.sum(-1).clamp(min=1)
         smoothing = (-logp_all.mean(-1) * mask).sum(-1) / length
-        return TrainTerms((picked * mask).sum(-1), length, smoothing)
+        # Greedy decoding writes the answer exactly when every answer token is the most likely one
+        # after the answer's own prefix: one teacher-forced pass tells it (full vocabulary, no grammar).
+        greedy = ((logp_all.detach().argmax(-1) == target) | ~mask).all(-1)
+        return TrainTerms((picked * mask).sum(-1), length, smoothing, greedy)
 
     @torch.inference_mode()
     def score(self, examples: Sequence[ScoreExample], batch_size: int = 16) -> list[float]:

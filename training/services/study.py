@@ -10,18 +10,25 @@ rounds show it adapting to them.
 
 It is resumable: the study's state (its first round and options) lives in ``OUT/study.json``; run
 again with the same options, it plays only the games still missing and does only the steps not yet
-done. After every round it writes ``OUT/rounds.csv`` (success, turns per game and click accuracy with
+done. One study runs at a time per installation (it plays the newest round of the database): a second
+``run_study`` while one is working is refused (a lock on ``DATA_DIR/studies/.run_study.lock``, released
+by the operating system when the process ends, so a killed study is simply run again). After every round it writes ``OUT/rounds.csv`` (success, turns per game and click accuracy with
 95% bootstrap CIs; decoder precision and recall of positive feedback against the simulator's intent;
 training rows; wall time) and ``OUT/success.png`` (success per round per system, shaded CIs).
 """
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from django.conf import settings
 
 from feedback.selectors import round_evaluation
 from feedback.services.decoding import DecodeError, decode_round
@@ -163,7 +170,37 @@ def _play_missing(options: StudyOptions, number: int, style: SpeakerStyle, progr
             raise TrainingError(str(exc)) from None
 
 
+@contextmanager
+def one_study_at_a_time() -> Iterator[None]:
+    """Hold the installation's study lock, or refuse: two studies at once would play the same round
+    and each top it up to its own count (more games than asked, in one database)."""
+    path = Path(settings.DATA_DIR) / "studies" / ".run_study.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise TrainingError(f"another run_study is working on this installation ({holder}); "
+                                f"wait for it to finish or stop it, then run again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_study(options: StudyOptions, progress: Progress = lambda message: None) -> list[StudyRow]:
+    with one_study_at_a_time():
+        return _run_study(options, progress)
+
+
+def _run_study(options: StudyOptions, progress: Progress) -> list[StudyRow]:
     initial = PolicyCheckpoint.objects.filter(name=options.initial).first()
     if initial is None:
         raise TrainingError(f"no checkpoint named {options.initial!r} (train_seed makes 'seed')")
