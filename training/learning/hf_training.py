@@ -23,5 +23,6 @@ class HFTrainable:
         self.label_smoothing = label_smoothing
 
     def log_probs(self, model, examples: Sequence[ScoreExample]) -> torch.Tensor:
-        logp, length, smoothing = self.policy.train_terms(model, examples)
+        terms = self.policy.train_terms(model, examples)
+        logp, length, smoothing = terms.logp, terms.length, terms.smoothing
         return -sup_loss(logp, length, smoothing, self.label_smoothing)
