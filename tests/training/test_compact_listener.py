@@ -188,6 +188,32 @@ def test_two_adapters_on_one_base_give_different_outputs_and_the_base_is_unchang
     assert first.score(ex)[0] == pytest.approx(a)  # switching back and forth is stable
 
 
+def test_each_adapter_carries_its_own_word_grounding(listener_path, adapters, pngs, tmp_path):
+    """An adapter whose only change is its word-grounding head changes that adapter's answers alone:
+    the base and the other adapters on the same loaded base answer as before."""
+    from peft import get_peft_model
+
+    torch.manual_seed(3)
+    model = get_peft_model(load_listener_base(listener_path).model, lora_config())
+    trainable = {name for name, param in model.named_parameters() if param.requires_grad}
+    assert any("word_votes" in name for name in trainable) and any("token_embedding" in name for name in trainable)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "modules_to_save" in name and "word_votes" in name:
+                param.normal_(std=0.5)
+    model.save_pretrained(tmp_path / "words")
+
+    base = load_listener_base(listener_path)
+    ex = [ScoreExample(request(), select=frozenset({NAMES[3]}), deselect=frozenset())]
+    plain = ListenerPolicy(base, source(pngs)).score(ex)[0]
+    other = ListenerPolicy(base, source(pngs), adapter_path=adapters[0])
+    before = other.score(ex)[0]
+    regrounded = ListenerPolicy(base, source(pngs), adapter_path=tmp_path / "words").score(ex)[0]
+    assert regrounded != pytest.approx(plain, abs=1e-3)
+    assert ListenerPolicy(base, source(pngs)).score(ex)[0] == pytest.approx(plain)
+    assert other.score(ex)[0] == pytest.approx(before)
+
+
 def test_bad_folders_and_foreign_adapters_fail_at_load_time(tmp_path, listener_path, base):
     with pytest.raises(PolicyLoadError, match="does not exist"):
         load_listener_base(tmp_path / "nothing")

@@ -10,7 +10,7 @@ import torch
 from django.core.management import CommandError, call_command
 
 from games.domain.action_grammar import grammar_complete, grammar_prefix_ok
-from games.domain.rules import LETTERS, parse_action
+from games.domain.rules import LETTERS, Action, parse_action
 from games.domain.tangram_render import render_png
 from games.domain.tangrams import generate_figures
 from training.policies import hf_base, registry
@@ -445,3 +445,33 @@ def test_policy_act_runs_one_prompt_by_hand(tiny_path, fresh_registry):
     ]:
         with pytest.raises(CommandError, match=reason):
             call_command("policy_act", *args, "--utterance", "x", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("objective", ["sup", "rl", "kto"])
+def test_the_learning_loop_retrains_an_idefics_adapter(tiny_path, pngs, tmp_path, objective):
+    """``retrain`` on an Idefics base, through the same ``open_for_training`` a training run uses: the
+    desirable action's log-probability rises, and the saved adapter scores the same after reloading."""
+    from training.learning.datasets import INTERACTION_TASK, Dataset, TrainingExample
+    from training.learning.examples import PlayedTurn
+    from training.learning.retrain import RetrainSettings, retrain
+    from training.policies.trainable import open_for_training
+
+    def example(select, reward, game):
+        turn = PlayedTurn(request=request(), action=Action(select=frozenset({select})), game=game)
+        return TrainingExample(turn=turn, task=INTERACTION_TASK, reward=reward, logged_probability=0.3,
+                               reference_unrelated_logp=-4.0)
+
+    good = ScoreExample(request(), frozenset({"fig6"}), frozenset())
+    before = HFPolicy(load_base(tiny_path, device="cpu"), source(pngs)).score([good])[0]
+    rows = [example("fig6", 1.0, "g1")]
+    if objective != "sup":
+        rows.append(example("fig2", -0.1 if objective == "rl" else -1.0, "g2"))
+    policy, model = open_for_training(tiny_path, source(pngs), seed=0)
+    settings = RetrainSettings(steps=12, batch_size=2, learning_rate=1e-2, warmup_steps=0, held_out_share=0,
+                               log_every=4, eval_every=4)
+    report = retrain(policy, model, Dataset(objective=objective, examples=rows, held_out=[]), settings)
+    assert len(report.loss_curve) == 3 and report.best_step is None
+    model.save_pretrained(tmp_path / "adapter")
+    reloaded = HFPolicy(load_base(tiny_path, device="cpu"), source(pngs), adapter_path=tmp_path / "adapter")
+    after = reloaded.score([good])[0]
+    assert after > before + 0.5

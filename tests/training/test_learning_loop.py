@@ -256,3 +256,60 @@ def test_a_run_without_decoded_labels_fails_clearly(seed):
     with pytest.raises(TrainingError, match="no decoded feedback for B-SUP in rounds <= 1: run decode_feedback first"):
         train_round(round_.number)
     assert TrainingRun.objects.get().status == "failed" and PolicyCheckpoint.objects.count() == 1
+
+
+# --- bench/retrain_probe.py ----------------------------------------------------------------------------
+
+
+def _retrain_probe():
+    import importlib.util
+
+    from django.conf import settings
+
+    spec = importlib.util.spec_from_file_location("retrain_probe", settings.BASE_DIR / "bench" / "retrain_probe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_retrain_probe_retrains_and_measures_in_memory(seed):
+    probe = _retrain_probe()
+    args = probe.parse_args(["--games", "4", "--eval-games", "3", "--labels", "lexicon", "--training",
+                             json.dumps({"steps": 3, "batch_size": 4}), "--json"])
+    before = (Interaction.objects.count(), PolicyCheckpoint.objects.count(), TrainingRun.objects.count())
+    result = probe.probe(args, say=lambda _: None)
+    assert result["training"]["steps"] == 3
+    assert result["dataset"]["rows"] == result["dataset"]["seed_rows"] + result["dataset"]["interaction_rows"]
+    for name in ("initial", "retrained"):
+        assert 0 <= result[name]["low"] <= result[name]["mean"] <= result[name]["high"] <= 1
+    assert (Interaction.objects.count(), PolicyCheckpoint.objects.count(), TrainingRun.objects.count()) == before
+
+
+def test_the_retrain_probe_labels_by_outcome_or_by_the_next_message(seed):
+    from games.domain.rules import Action, GameState
+    from training.learning.examples import PlayedTurn
+    from training.learning.simulated import PolicyGame
+    from training.policies.base import ActRequest
+
+    probe = _retrain_probe()
+    images = tuple(f"img{i}" for i in range(10))
+    state = GameState(targets=frozenset(images[:3]), context=frozenset(images))
+    first = ActRequest.for_state(state, listener_order=images, utterance="the bird")
+    good = PlayedTurn(request=first, action=Action(select=frozenset({images[0]})), targets=state.targets)
+    state.submit(good.action, "the bird")
+    second = ActRequest.for_state(state, listener_order=images, utterance="yes! now the boat")
+    bad = PlayedTurn(request=second, action=Action(select=frozenset({images[5]})), targets=state.targets)
+    state.submit(bad.action, "yes! now the boat")
+    third = ActRequest.for_state(state, listener_order=images, utterance="no, undo that")
+    last = PlayedTurn(request=third, action=Action(deselect=frozenset({images[5]})), targets=state.targets)
+    game = PolicyGame(success=False, turns=3, turn_log=(good, bad, last))
+    assert [row.label for row in probe.label_games([game], "perfect")] == ["positive", "negative", "positive"]
+    assert [row.label for row in probe.label_games([game], "lexicon")] == ["positive", "negative", None]
+    assert probe.label_games([game], "perfect")[0].turn.game == "probe-0"
+
+
+def test_the_retrain_probe_refuses_bad_arguments():
+    probe = _retrain_probe()
+    for argv in (["--games", "0"], ["--training", "{nope"], ["--labels", "oracle"]):
+        with pytest.raises(SystemExit):
+            probe.parse_args(argv)

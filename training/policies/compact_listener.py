@@ -53,6 +53,12 @@ NUM_FLAGS = 4  # selected now, selected by the last action, deselected by the la
 CLS, SEP, PAD, UNK = "[CLS]", "[SEP]", "[PAD]", "[UNK]"
 # LoRA on every linear layer of the fusion transformer and the image projection.
 LORA_TARGETS = r".*(q_proj|k_proj|v_proj|o_proj|up_proj|down_proj|image_proj)$"
+# The word modules, trained in full by every adapter (peft's ``modules_to_save``: one copy per adapter,
+# switched with it): the word-grounding head and the token embeddings. A new word ("crow" where the
+# pre-training said "bird") is one row of each; a rank-8 update shared by the whole vocabulary cannot give
+# it a meaning of its own, and with LoRA alone retraining barely learned the deployed speakers' words
+# (docs/learning-loop.md, "Learning new words").
+WORD_MODULES = ("word_votes", "token_embedding")
 
 
 # ----------------------------------------------------------------------------- model
@@ -602,12 +608,14 @@ def save_listener(model: ToggleListenerModel, tokenizer, out: Path) -> None:
 
 
 def lora_config(**kwargs: Any):
-    """The study's LoRA (``adapters.lora_config``) on this model's linear layers."""
+    """The study's LoRA (``adapters.lora_config``) on this model's linear layers, plus a full copy of
+    its word modules (``WORD_MODULES``) per adapter."""
+    kwargs.setdefault("modules_to_save", list(WORD_MODULES))
     return adapters.lora_config(LORA_TARGETS, **kwargs)
 
 
 __all__ = [
-    "MODEL_TYPE", "LORA_TARGETS", "ToggleListenerConfig", "ToggleListenerModel", "ListenerBase", "ListenerPolicy",
+    "MODEL_TYPE", "LORA_TARGETS", "WORD_MODULES", "ToggleListenerConfig", "ToggleListenerModel", "ListenerBase", "ListenerPolicy",
     "ListenerDecoding", "ImageError", "action_log_probs", "sample_toggles", "greedy_toggles", "encode_request",
     "image_flags", "png_to_pixels", "is_listener_folder", "load_listener_base", "shared_listener_base",
     "build_listener", "save_listener", "lora_config", "train_listener_tokenizer",

@@ -9,9 +9,11 @@ import torch
 from training.policies.common import ImageSource
 
 
-def open_for_training(base_dir: Path, images: ImageSource, *, adapter_dir: Path | None = None, seed: int = 0):
-    """(policy, trainable module): a fresh LoRA with the study's settings, or the adapter at
-    ``adapter_dir`` made trainable again (to continue from it)."""
+def open_for_training(
+    base_dir: Path, images: ImageSource, *, adapter_dir: Path | None = None, seed: int = 0, **lora_options,
+):
+    """(policy, trainable module): a fresh LoRA with the study's settings (``lora_options`` override the
+    backend's ``lora_config``), or the adapter at ``adapter_dir`` made trainable again (to continue from it)."""
     from peft import PeftModel, get_peft_model
 
     from training.policies.compact_listener import ListenerPolicy, is_listener_folder, load_listener_base
@@ -28,7 +30,7 @@ def open_for_training(base_dir: Path, images: ImageSource, *, adapter_dir: Path 
     if adapter_dir is not None:
         base.model = PeftModel.from_pretrained(base.model, str(adapter_dir), is_trainable=True)
     else:
-        base.model = get_peft_model(base.model, lora())
+        base.model = get_peft_model(base.model, lora(**lora_options))
     return policy_class(base, images), base.model
 
 
