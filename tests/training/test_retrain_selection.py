@@ -58,3 +58,22 @@ def test_without_a_held_out_slice_the_last_weights_are_kept():
     report = retrain(OneWeightPolicy(), model, dataset(0), SETTINGS)
     assert report.held_out_curve == [] and report.best_step is None
     assert float(model.w.detach()) > 2.0  # well past the window where the action was greedy
+
+
+def test_a_fresh_adapters_start_is_recorded_but_never_kept():
+    """The start and a later window answer every held-out action greedily; the first best is the start,
+    unless ``select_start=False`` (a fresh adapter, whose start is the bare base): then the later weights
+    are kept, and the start's accuracy is still recorded."""
+
+    class StartAndWindow(OneWeightPolicy):
+        def train_terms(self, model, examples):
+            terms = super().train_terms(model, examples)
+            w = model.w.expand(len(examples)).detach()
+            return TrainTerms(terms.logp, terms.length, terms.smoothing, (w < 0.05) | ((w > 1.0) & (w < 1.5)))
+
+    kept = retrain(StartAndWindow(), OneWeight(), dataset(3), SETTINGS)
+    assert kept.best_step == 0
+    fresh_model = OneWeight()
+    fresh = retrain(StartAndWindow(), fresh_model, dataset(3), SETTINGS, select_start=False)
+    assert fresh.held_out_curve[0] == [0, 1.0]
+    assert fresh.best_step > 0 and 1.0 < float(fresh_model.w.detach()) < 1.5

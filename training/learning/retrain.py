@@ -8,7 +8,8 @@ normaliser, the smoothing term S); both model backends provide it.
 
 Checkpoint selection: before the first step, every ``eval_every`` steps and at the end, the held-out desirable
 actions are scored by *accuracy*: the share the policy would answer greedily (the study's metric, raw
-accuracy on a held-out set); the trainable weights of the first best evaluation are restored at the end.
+accuracy on a held-out set); the trainable weights of the first best evaluation are restored at the end
+(the start competes only when ``select_start``: not for a fresh adapter, whose start is the bare base).
 Not their mean log-probability: those actions were sampled by the policy that logged them, which
 therefore scores them well, so a likelihood favours the starting weights (docs/learning-loop.md,
 "Checkpoint selection").
@@ -101,9 +102,15 @@ def retrain(
     settings: RetrainSettings,
     *,
     progress: Callable[[int, float], None] | None = None,
+    select_start: bool = True,
 ) -> RetrainReport:
     """Train ``model``'s trainable parameters on ``dataset`` for ``settings.steps`` steps; the best
-    held-out weights are restored at the end. The model is left in eval mode."""
+    held-out weights are restored at the end. The model is left in eval mode.
+
+    ``select_start``: whether the starting weights may be the ones kept. A training run passes False
+    for a fresh adapter: its start is the bare base model (no seed adapter), a policy nobody deploys
+    (the study selected among epochs, never the untrained start); its step-0 accuracy is still
+    recorded in the held-out curve."""
     objective = dataset.objective
     if objective not in OBJECTIVES:
         raise RetrainError(f"unknown objective {objective!r}")
@@ -129,6 +136,8 @@ def retrain(
         if score is None:
             return
         report.held_out_curve.append([step, round(score, 5)])
+        if step == 0 and not select_start:
+            return
         if best_score is None or score > best_score:
             best_score, report.best_step = score, step
             best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}

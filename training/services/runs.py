@@ -273,7 +273,8 @@ def execute_run(run_id: int) -> TrainingRun:
         policy, model = open_for_training(base_dir, tangram_pngs, adapter_dir=adapter, seed=options.seed)
         if is_listener_folder(base_dir):
             policy.preflight(sorted({n for e in dataset.examples + dataset.held_out for n in e.turn.request.listener_order}))
-        report = retrain(policy, model, dataset, options, progress=reporter.step)
+        # A fresh adapter starts as the bare base model, which is never a candidate (retrain's docstring).
+        report = retrain(policy, model, dataset, options, progress=reporter.step, select_start=adapter is not None)
         reporter.say(f"trained {report.steps} steps in {report.seconds:.0f} s; best held-out step {report.best_step}")
         with staged_folder(out) as staging:
             model.save_pretrained(staging)
