@@ -90,6 +90,7 @@ def label_games(games, labels: str) -> list:
 
 def probe(args: argparse.Namespace, say=print) -> dict:
     import django
+    import torch
 
     django.setup()
     from django.conf import settings
@@ -113,6 +114,7 @@ def probe(args: argparse.Namespace, say=print) -> dict:
     settings_ = RetrainSettings.from_dict({"held_out_share": 0, **args.training})
 
     def play(policy, games: int, seed: int):
+        torch.manual_seed(seed)  # the policies sample their actions from torch's global generator
         contexts = split_contexts(args.split, games, seed)
         if not contexts:
             raise SystemExit(f"no game configs in the {args.split} split")

@@ -278,6 +278,11 @@ def test_the_retrain_probe_retrains_and_measures_in_memory(seed):
                              json.dumps({"steps": 3, "batch_size": 4}), "--json"])
     before = (Interaction.objects.count(), PolicyCheckpoint.objects.count(), TrainingRun.objects.count())
     result = probe.probe(args, say=lambda _: None)
+    again = probe.probe(args, say=lambda _: None)
+    for run in (result, again):
+        run.pop("seconds")
+        run["training"].pop("seconds")
+    assert again == result  # seeded: the same games, the same training, the same measurement
     assert result["training"]["steps"] == 3
     assert result["dataset"]["rows"] == result["dataset"]["seed_rows"] + result["dataset"]["interaction_rows"]
     for name in ("initial", "retrained"):
