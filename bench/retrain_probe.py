@@ -59,32 +59,25 @@ def label_games(games, labels: str) -> list:
     """``LoggedTurn`` rows of in-memory games: round 1, the policy's own actions, labelled."""
     from feedback.decoders.lexicon import LexiconDecoder
     from feedback.domain.labels import NEGATIVE, POSITIVE
-    from feedback.domain.windows import FeedbackWindow
-    from games.domain import rules
+    from feedback.domain.windows import TurnRecord, game_windows
     from training.learning.datasets import LoggedTurn
     from training.learning.examples import is_good_turn
 
     rows, windows = [], []
     for number, game in enumerate(games):
         log = [replace(turn, game=f"probe-{number}") for turn in game.turn_log]
-        for k, turn in enumerate(log):
-            label = None
-            if labels == "perfect":
-                label = POSITIVE if is_good_turn(turn) else NEGATIVE
-            elif k + 1 < len(log):
-                lettering = rules.Lettering(turn.request.listener_order)
-                previous = log[k - 1].action if k else None
-                windows.append((len(rows), FeedbackWindow(
-                    previous_action=rules.format_action(lettering.to_letters(previous)) if previous else None,
-                    utterance=turn.request.utterance, action=rules.format_action(lettering.to_letters(turn.action)),
-                    next_utterance=log[k + 1].request.utterance, key=len(rows),
-                )))
+        if labels == "lexicon" and log:
+            # The feedback app's own windows (one per turn with a follow-up), keyed by the row they label.
+            records = [TurnRecord(index=k, utterance=t.request.utterance, selected=t.action.select,
+                                  deselected=t.action.deselect, key=len(rows) + k) for k, t in enumerate(log)]
+            windows += game_windows(records, log[0].request.listener_order)
+        for turn in log:
+            label = (POSITIVE if is_good_turn(turn) else NEGATIVE) if labels == "perfect" else None
             rows.append(LoggedTurn(turn=turn, round=1, label=label, probability=None, action_source="model",
                                    game_succeeded=game.success, checkpoint_id=None))
     if windows:
-        decoded = LexiconDecoder(binary=True).decode([w for _, w in windows])
-        for (index, _), result in zip(windows, decoded):
-            rows[index] = replace(rows[index], label=result.label)
+        for window, result in zip(windows, LexiconDecoder(binary=True).decode(windows)):
+            rows[window.key] = replace(rows[window.key], label=result.label)
     return rows
 
 
