@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     from feedback.domain.labels import CLASSES, NEGATIVE, NEUTRAL, POSITIVE
     from feedback.domain.metrics import evaluate, format_evaluation
     from feedback.domain.truth import QUALITY_LABELS
-    from feedback.domain.windows import FeedbackWindow
+    from feedback.domain.windows import TurnRecord, game_windows
     from games.domain import rules
     from games.domain.tangrams import generate_figures
     from games.simulation import SpeakerStyle
@@ -75,14 +75,11 @@ def main(argv=None) -> int:
     for listener_order, targets, played in _games(args, style, figures, names, rng):
         wins += played.success
         turns_total += len(played.turns)
-        lettering = rules.Lettering(listener_order)
-        texts = [rules.format_action(lettering.to_letters(action)) for action in played.actions]
+        records = [TurnRecord(index=k, utterance=turn.utterance, selected=action.select, deselected=action.deselect)
+                   for k, (turn, action) in enumerate(zip(played.turns, played.actions))]
+        windows += game_windows(records, listener_order)
         for k in range(len(played.turns) - 1):
-            turn, follow = played.turns[k], played.turns[k + 1]
-            windows.append(FeedbackWindow(
-                previous_action=texts[k - 1] if k else None, utterance=turn.utterance, action=texts[k],
-                next_utterance=follow.utterance, key=len(windows),
-            ))
+            follow = played.turns[k + 1]
             feedback = follow.intent.feedback
             intent.append(feedback if feedback in CLASSES else None)
             quality.append(QUALITY_LABELS[rules.action_quality(played.actions[k], targets)])

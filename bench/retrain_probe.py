@@ -135,7 +135,6 @@ def probe(args: argparse.Namespace, say=print) -> dict:
     result["training"] = {"steps": report.steps, "seconds": report.seconds, "last_loss": report.loss_curve[-1][1],
                           "best_step": report.best_step, "lora_only": args.lora_only}
     say(f"retrained {report.steps} steps in {report.seconds:.0f} s (last loss {report.loss_curve[-1][1]:.3f})")
-    policy.adapter = "default"  # the freshly trained adapter of the private base
     if not args.skip_initial:
         result["initial"] = success(play(load_checkpoint_policy(checkpoint), args.eval_games, args.eval_seed))
     result["retrained"] = success(play(policy, args.eval_games, args.eval_seed))

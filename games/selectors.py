@@ -236,6 +236,17 @@ def system_game_ids(system_id: int, up_to_round: int, *, first_round: int = 0) -
     )
 
 
+def human_human_game_ids(up_to_round: int) -> list[int]:
+    """The ended human–human study games (a person listening, not a model) of rounds <= ``up_to_round``,
+    oldest first; seed games are not study games."""
+    return list(
+        Interaction.objects.filter(
+            listener_kind="human", deployment__round__number__lte=up_to_round,
+            purpose=Interaction.Purpose.STUDY, status=Interaction.Status.ENDED, turn_count__gt=0,
+        ).order_by("pk").values_list("pk", flat=True)
+    )
+
+
 # --- simulation (ground truth and replay) -------------------------------------------------------------
 
 

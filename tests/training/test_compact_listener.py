@@ -214,6 +214,26 @@ def test_each_adapter_carries_its_own_word_grounding(listener_path, adapters, pn
     assert other.score(ex)[0] == pytest.approx(before)
 
 
+def test_a_policy_opened_for_training_answers_with_the_adapter_being_trained(listener_path, pngs, tmp_path):
+    """``open_for_training``'s policy scores with its trainable adapter as it is now (a fresh one answers
+    as the base does until trained), and that adapter saved and reloaded answers the same."""
+    from training.policies.trainable import open_for_training
+
+    ex = [ScoreExample(request(), select=frozenset({NAMES[3]}), deselect=frozenset())]
+    plain = ListenerPolicy(load_listener_base(listener_path), source(pngs)).score(ex)[0]
+    policy, model = open_for_training(listener_path, source(pngs), seed=3)
+    assert policy.score(ex)[0] == pytest.approx(plain, abs=1e-5)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "modules_to_save" in name and "word_votes" in name:
+                param.normal_(std=0.5)
+    trained = policy.score(ex)[0]
+    assert trained != pytest.approx(plain, abs=1e-3)
+    model.save_pretrained(tmp_path / "trained")
+    reloaded = ListenerPolicy(load_listener_base(listener_path), source(pngs), adapter_path=tmp_path / "trained")
+    assert reloaded.score(ex)[0] == pytest.approx(trained, abs=1e-5)
+
+
 def test_bad_folders_and_foreign_adapters_fail_at_load_time(tmp_path, listener_path, base):
     with pytest.raises(PolicyLoadError, match="does not exist"):
         load_listener_base(tmp_path / "nothing")

@@ -146,6 +146,23 @@ def test_held_out_games_are_whole_and_reproducible():
     assert [e.turn.request.listener_order for e in one.examples] == [e.turn.request.listener_order for e in two.examples]
 
 
+def test_human_human_actions_select_the_checkpoint_and_every_row_trains():
+    games = [t for k in range(40) for t in played_game(f"h{k}", [("the bird", Action(select=frozenset({"img0"})))])]
+    rows = [logged(t, "positive") for t in games]
+    people = played_game("hh1", [("the crow", Action(select=frozenset({"img1"}))),
+                                 ("and the eagle", Action(select=frozenset({"img2"})))])
+    data = build_dataset("sup", rows, [], binary=False, seed=3, held_out_share=0.25, selection=people)
+    assert len(data.examples) == 40  # no slice of the system's own games is held out
+    assert [e.turn.request.utterance for e in data.held_out] == ["the crow", "and the eagle"]
+    assert all(e.desirable and e.task == SEED_TASK for e in data.held_out)
+    assert data.stats["held_out_source"] == "human-human" and data.stats["held_out_rows"] == 2
+    assert [e.turn.action for e in data.held_out] == [t.action for t in people]
+    sliced = build_dataset("sup", rows, [], binary=False, seed=3, held_out_share=0.25)
+    assert sliced.stats["held_out_source"] == "own games" and 0 < len(sliced.held_out) < 40
+    none = build_dataset("sup", rows, [], binary=False, seed=3, held_out_share=0.0, selection=people)
+    assert none.held_out == [] and none.stats["held_out_source"] == "none" and len(none.examples) == 40
+
+
 def test_the_unrelated_action_is_a_single_click_on_the_first_or_second_image():
     assert unrelated_action(GAME[1]) == Action(deselect=frozenset({"img0"}))  # img0 is selected: a deselect
     click = played_game("c", [("x", Action(select=frozenset({"img0"})))])[0]

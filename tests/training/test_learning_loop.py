@@ -10,6 +10,7 @@ from games.models import Deployment, Interaction, Round, System
 from games.services import play
 from games.services.rounds import RoundError, close_round, create_system, launch_round
 from games.services.simulation import play_round_games
+from training.learning.examples import is_good_turn
 from training.models import PolicyCheckpoint, TrainingRun
 from training.policies.registry import load_checkpoint_policy
 from training.services import runs as runs_service
@@ -174,21 +175,29 @@ def test_advance_round_without_any_round_is_a_clear_error(db):
 def test_run_study_smoke_and_resume(seed, tmp_path):
     out = tmp_path / "study"
     options = StudyOptions(out=out, systems=("B-SUP", "CONTROL"), rounds=2, games_per_round=2,
-                           training=FAST_TRAINING["training"], queue_size=5)
+                           training=FAST_TRAINING["training"], queue_size=5, hh_games=3)
     rows = run_study(options)
-    assert [(r.round, r.system) for r in rows] == [(1, "B-SUP"), (1, "CONTROL"), (2, "B-SUP"), (2, "CONTROL")]
-    assert all(r.games == 2 and 0 <= r.success <= 1 and r.success_low <= r.success <= r.success_high for r in rows)
-    assert rows[0].training_rows and rows[2].training_rows is None  # the last round is not trained
-    assert (out / "rounds.csv").read_text().count("\n") == 5 and (out / "success.png").stat().st_size > 1000
+    assert [(r.round, r.system, r.games) for r in rows] == [
+        (1, "B-SUP", 2), (1, "CONTROL", 2), (1, "HH", 3), (2, "B-SUP", 2), (2, "CONTROL", 2), (2, "HH", 3)]
+    assert all(0 <= r.success <= 1 and r.success_low <= r.success <= r.success_high for r in rows)
+    assert rows[0].training_rows and rows[3].training_rows is None  # the last round is not trained
+    assert (out / "rounds.csv").read_text().count("\n") == 7 and (out / "success.png").stat().st_size > 1000
     assert Round.objects.get(number=2).status == "decoded"
     assert Deployment.objects.get(round__number=2, system__name="B-SUP").checkpoint.name == "B-SUP-r1"
-    # The deployed speakers are of the shifted population.
-    assert Interaction.objects.filter(deployment__isnull=False).count() == 8
+    assert Interaction.objects.filter(deployment__isnull=False).count() == 14
+    # The human-human games' good listener actions selected the checkpoint, not B-SUP's own games.
+    hh_games = set(Interaction.objects.filter(deployment__system__name="HH").values_list("pk", flat=True))
+    people = runs_service.selection_rows(1, 390, 0)
+    assert people and {int(t.game) for t in people} <= hh_games and all(is_good_turn(t) for t in people)
+    assert TrainingRun.objects.get().dataset_stats["held_out_source"] == "human-human"
+    assert TrainingRun.objects.get().dataset_stats["held_out_rows"] == len(people)
+    fewer = runs_service.selection_rows(2, 2, 5)
+    assert len(fewer) == 2 and fewer == runs_service.selection_rows(2, 2, 5)  # capped, under its seed
     before = (Interaction.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count())
     assert [r.success for r in run_study(options)] == [r.success for r in rows]
     assert before == (Interaction.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count())
     with pytest.raises(TrainingError, match="belongs to a study with other options"):
-        run_study(StudyOptions(out=out, systems=("B-SUP",), rounds=2, games_per_round=2))
+        run_study(StudyOptions(out=out, systems=("B-SUP",), rounds=2, games_per_round=2, hh_games=3))
 
 
 def test_a_second_study_while_one_is_working_is_refused_and_changes_nothing(seed, tmp_path):
@@ -214,7 +223,8 @@ def test_a_second_study_while_one_is_working_is_refused_and_changes_nothing(seed
         holder.kill()
         holder.wait()
     # The lock dies with its process: the study now runs.
-    options = StudyOptions(out=tmp_path / "s", systems=("CONTROL",), rounds=1, games_per_round=1, queue_size=5)
+    options = StudyOptions(out=tmp_path / "s", systems=("CONTROL",), rounds=1, games_per_round=1, queue_size=5,
+                           hh_games=0)
     assert [(r.round, r.system, r.games) for r in run_study(options)] == [(1, "CONTROL", 1)]
 
 
@@ -225,6 +235,10 @@ def test_run_study_command_refuses_bad_input(seed, tmp_path):
         run("run_study", "--simulate", "--population", "martian", "--out", str(tmp_path))
     with pytest.raises(CommandError, match="no checkpoint named 'nope'"):
         run("run_study", "--simulate", "--initial", "nope", "--out", str(tmp_path))
+    with pytest.raises(CommandError, match="HH is deployed with --hh-games"):
+        run("run_study", "--simulate", "--systems", "B-SUP,HH", "--out", str(tmp_path))
+    with pytest.raises(CommandError, match="human-human games per round cannot be negative"):
+        run("run_study", "--simulate", "--hh-games", "-1", "--out", str(tmp_path))
     assert not Round.objects.exists() and not System.objects.filter(name="B-SUP").exists()
 
 

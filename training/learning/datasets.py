@@ -149,8 +149,13 @@ def build_dataset(
     seed: int,
     held_out_share: float = 0.1,
     shuffle_contexts: bool = True,
+    selection: Sequence[PlayedTurn] = (),
 ) -> Dataset:
-    """D≤ρ for one system: ``logged`` (its own deployments' turns of rounds ≤ ρ) and ``seed_rows``."""
+    """D≤ρ for one system: ``logged`` (its own deployments' turns of rounds ≤ ρ) and ``seed_rows``.
+
+    The held-out set that selects the checkpoint: ``selection`` (good listener actions of human–human
+    games, as the study's) when given, and then every row trains; otherwise a ``held_out_share`` slice
+    of whole games of the training rows. ``held_out_share`` 0: no held-out set at all (no selection)."""
     if objective not in OBJECTIVES:
         raise DatasetError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
     if not 0 <= held_out_share < 1:
@@ -169,13 +174,18 @@ def build_dataset(
     seed_examples = [TrainingExample(turn=row, task=SEED_TASK) for row in seed_rows]
     if not interaction and not seed_examples:
         raise DatasetError("nothing to train on: no usable interaction turn and no seed data")
+    from_people = bool(selection) and held_out_share > 0
     train, held_out = [], []
     for example in seed_examples + interaction:
         if shuffle_contexts:
             example = replace(example, turn=shuffled_context(example.turn, rng))
-        (held_out if _game_is_held_out(example.turn.game, held_out_share, seed) else train).append(example)
+        slice_out = not from_people and _game_is_held_out(example.turn.game, held_out_share, seed)
+        (held_out if slice_out else train).append(example)
     if not train:
         train, held_out = held_out, []
+    if from_people:
+        held_out = [TrainingExample(turn=shuffled_context(row, rng) if shuffle_contexts else row, task=SEED_TASK)
+                    for row in selection]
     rng.shuffle(train)
     used_per_round: dict[int, Counter] = defaultdict(Counter)
     for example in train + held_out:
@@ -186,6 +196,7 @@ def build_dataset(
         "binary_labels": binary,
         "rows": len(train),
         "held_out_rows": len(held_out),
+        "held_out_source": "human-human" if from_people else ("own games" if held_out else "none"),
         "seed_rows": sum(1 for e in train if e.task == SEED_TASK),
         "interaction_rows": sum(1 for e in train if e.task == INTERACTION_TASK),
         "augmented_seed_rows": dict(Counter(row.origin for row in seed_rows if row.origin)),

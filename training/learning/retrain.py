@@ -10,9 +10,9 @@ Checkpoint selection: before the first step, every ``eval_every`` steps and at t
 actions are scored by *accuracy*: the share the policy would answer greedily (the study's metric, raw
 accuracy on a held-out set); the trainable weights of the first best evaluation are restored at the end
 (the start competes only when ``select_start``: not for a fresh adapter, whose start is the bare base).
-Not their mean log-probability: those actions were sampled by the policy that logged them, which
-therefore scores them well, so a likelihood favours the starting weights (docs/learning-loop.md,
-"Checkpoint selection").
+Not their mean log-probability: when they are a system's own actions, sampled by the policy that
+logged them, a likelihood favours the starting weights (docs/learning-loop.md, "Checkpoint
+selection"); which actions are held out is the dataset's choice (people's, when there are any).
 """
 from __future__ import annotations
 

@@ -54,6 +54,9 @@ class RetrainSettings(TrainConfig):
     log_every: int = 25
     eval_every: int = 100
     held_out_share: float = 0.1
+    # Checkpoint selection scores up to this many good listener actions of human–human study games (the
+    # study's 390 turns); 0, or none played yet: a held-out slice of the system's own games instead.
+    selection_turns: int = 390
     kto_beta: float = KTO_BETA
     shuffle_contexts: bool = True
     continue_from_previous: bool = False  # start from the last round's adapter instead of a fresh LoRA
@@ -67,6 +70,8 @@ class RetrainSettings(TrainConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
                 raise RetrainError(f"training.{name} must be a positive number; got {value!r}")
+        if isinstance(self.selection_turns, bool) or not isinstance(self.selection_turns, int) or self.selection_turns < 0:
+            raise RetrainError(f"training.selection_turns must be a whole number >= 0; got {self.selection_turns!r}")
         if not 0 <= self.held_out_share < 1:
             raise RetrainError(f"training.held_out_share must be in [0, 1); got {self.held_out_share!r}")
         if self.schedule not in ("cosine", "constant"):

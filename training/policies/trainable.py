@@ -13,7 +13,8 @@ def open_for_training(
     base_dir: Path, images: ImageSource, *, adapter_dir: Path | None = None, seed: int = 0, **lora_options,
 ):
     """(policy, trainable module): a fresh LoRA with the study's settings (``lora_options`` override the
-    backend's ``lora_config``), or the adapter at ``adapter_dir`` made trainable again (to continue from it)."""
+    backend's ``lora_config``), or the adapter at ``adapter_dir`` made trainable again (to continue from it).
+    The policy acts and scores with that adapter, as it is at the time of the call."""
     from peft import PeftModel, get_peft_model
 
     from training.policies.compact_listener import ListenerPolicy, is_listener_folder, load_listener_base
@@ -31,7 +32,9 @@ def open_for_training(
         base.model = PeftModel.from_pretrained(base.model, str(adapter_dir), is_trainable=True)
     else:
         base.model = get_peft_model(base.model, lora(**lora_options))
-    return policy_class(base, images), base.model
+    policy = policy_class(base, images)
+    policy.adapter = base.model.active_adapter  # the policy's adapter on its private base: the trainable one
+    return policy, base.model
 
 
 __all__ = ["open_for_training"]

@@ -4,8 +4,10 @@
 ``execute_run`` trains one: it claims the run (compare-and-set, so two workers never train the same
 run), builds D≤ρ from the system's own deployments and the initial policy's seed data, trains a fresh
 LoRA adapter on the initial policy's base (or continues from the last adapter when the system asks),
-keeps the best held-out weights, saves the adapter atomically and registers the new
-``PolicyCheckpoint`` in the same transaction that marks the run succeeded. A failure marks the run
+keeps the weights that do best on the held-out set (good listener actions of human–human study games
+when the rounds had any, as the study; else a slice of the system's own games), saves the adapter
+atomically and registers the new ``PolicyCheckpoint`` in the same transaction that marks the run
+succeeded. A failure marks the run
 failed with its traceback and registers nothing; a run whose worker died (no heartbeat for
 ``TRAINING_RUN_STALE_SECONDS``, or its process is gone on this host) is claimed again and restarts
 from scratch (training is deterministic under its seed).
@@ -180,6 +182,24 @@ def seed_rows_of(initial: PolicyCheckpoint):
     return seed_dataset(turns, seed=int(options.get("seed", 0)))
 
 
+def selection_rows(round_number: int, cap: int, seed: int):
+    """What selects a run's checkpoint, as in the study: up to ``cap`` good listener actions (a good
+    select or deselect) of the human–human study games of rounds <= ``round_number``, drawn under
+    ``seed`` (the same for every system of the round). People's actions, not the systems' own: the
+    actions a policy sampled itself favour the weights that sampled them."""
+    import random
+
+    from training.learning.examples import is_good_turn
+    from training.selectors import played_turns
+
+    if cap <= 0:
+        return []
+    good = [t for t in played_turns(games_selectors.human_human_game_ids(round_number)) if is_good_turn(t)]
+    if len(good) > cap:
+        good = random.Random(seed).sample(good, cap)
+    return good
+
+
 def _with_kto_references(dataset: Dataset) -> Dataset:
     """KTO's reference log-probabilities of the unrelated actions: a frozen pass of the policy that
     logged each turn (the study looked these up in its table of deployed policies)."""
@@ -262,10 +282,12 @@ def execute_run(run_id: int) -> TrainingRun:
         dataset = build_dataset(
             run.objective, logged, seed_rows_of(initial), binary=run.system.decoder == "binary",
             seed=options.seed, held_out_share=options.held_out_share, shuffle_contexts=options.shuffle_contexts,
+            selection=selection_rows(run.round.number, options.selection_turns, options.seed),
         )
         TrainingRun.objects.filter(Q(pk=run_id) & _mine()).update(dataset_stats=dataset.stats)
         reporter.say(f"dataset: {dataset.stats['rows']} rows ({dataset.stats['seed_rows']} seed, "
-                     f"{dataset.stats['interaction_rows']} interaction), {dataset.stats['held_out_rows']} held out")
+                     f"{dataset.stats['interaction_rows']} interaction), {dataset.stats['held_out_rows']} held out "
+                     f"({dataset.stats['held_out_source']})")
         if run.objective == "kto":
             dataset = _with_kto_references(dataset)
         base_dir = Path(settings.DATA_DIR) / initial.base_model

@@ -58,7 +58,9 @@ STANDARD_SYSTEMS = {
     "FINAL-REWARD": {"decoder": "none", "objective": "final_reward"},
     "SEED-ONLY": {"decoder": "none", "objective": "seed_only"},
 }
+HH = "HH"  # human–human games (a simulated human listener in simulation)
 DESCRIPTIONS = {
+    HH: "Human-human reference games.",
     "CONTROL": "The initial policy redeployed every round (no training).",
     "FINAL-REWARD": "Baseline: REINFORCE on the game's outcome only (no decoded feedback).",
     "SEED-ONLY": "Baseline: the same training on the seed data only (no interactions).",
@@ -79,12 +81,19 @@ class StudyOptions:
     queue_size: int = 150
     seed: int = 0
     concurrency: int = 1
+    # Human–human games per round (HH: a simulated speaker and a simulated human listener): a reference
+    # row, and the people's actions that select every training run's checkpoint, as in the study.
+    hh_games: int = 40
 
     def __post_init__(self) -> None:
         if self.rounds < 1 or self.games_per_round < 1:
             raise TrainingError("rounds and games per round must be at least 1")
+        if self.hh_games < 0:
+            raise TrainingError("human-human games per round cannot be negative")
         if not self.systems or len(set(self.systems)) != len(self.systems):
             raise TrainingError("name each system once")
+        if HH in self.systems:
+            raise TrainingError(f"{HH} is deployed with --hh-games, not as one of the systems")
         try:
             SpeakerStyle.from_dict({**self.speaker_style, "population": self.population})
         except StyleError as exc:
@@ -93,7 +102,15 @@ class StudyOptions:
     def key(self) -> dict:
         """What must stay the same for a run to resume this study."""
         return {"systems": list(self.systems), "rounds": self.rounds, "games_per_round": self.games_per_round,
-                "initial": self.initial, "population": self.population, "seed": self.seed}
+                "initial": self.initial, "population": self.population, "seed": self.seed, "hh_games": self.hh_games}
+
+    @property
+    def deployed(self) -> tuple[str, ...]:
+        """Every system a round deploys: the chosen ones, then HH when it plays."""
+        return self.systems + ((HH,) if self.hh_games else ())
+
+    def games_of(self, system: str) -> int:
+        return self.hh_games if system == HH else self.games_per_round
 
 
 @dataclass
@@ -117,7 +134,17 @@ class StudyRow:
     round_seconds: float | None
 
 
+def ensure_human_human_system() -> None:
+    """The HH system (a person listens), as the study and the demo deploy it."""
+    create_system(HH, listener_kind="human", description=DESCRIPTIONS[HH])
+
+
 def ensure_systems(options: StudyOptions) -> None:
+    if options.hh_games:
+        try:
+            ensure_human_human_system()
+        except RoundError as exc:
+            raise TrainingError(str(exc)) from None
     for name in options.systems:
         if name not in STANDARD_SYSTEMS:
             continue  # an existing system of the researcher's own making (checked at launch)
@@ -156,7 +183,7 @@ def _save_state(options: StudyOptions, state: dict) -> None:
 
 def _play_missing(options: StudyOptions, number: int, style: SpeakerStyle, progress: Progress) -> None:
     for dep in games_selectors.round_deployments(number):
-        missing = options.games_per_round - dep["games"]
+        missing = options.games_of(dep["system_name"]) - dep["games"]
         if missing <= 0:
             continue
         progress(f"round {number}: {dep['system_name']} plays {missing} games ...")
@@ -216,7 +243,8 @@ def _run_study(options: StudyOptions, progress: Progress) -> list[StudyRow]:
             if number == first:
                 try:
                     launch_round(
-                        systems=[(name, initial.pk) for name in options.systems], number=number,
+                        systems=[(name, None if name == HH else initial.pk) for name in options.deployed],
+                        number=number,
                         queue_size=options.queue_size, split=options.split, seed=options.seed + number,
                     )
                 except RoundError as exc:
@@ -233,12 +261,12 @@ def _run_study(options: StudyOptions, progress: Progress) -> list[StudyRow]:
         seconds = state["seconds"]
         seconds[str(number)] = round(seconds.get(str(number), 0) + time.monotonic() - started, 1)
         _save_state(options, state)
-        rows = study_rows(first, number, options.systems, seconds, seed=options.seed)
+        rows = study_rows(first, number, options.deployed, seconds, seed=options.seed)
         write_outputs(options.out, rows)
         for row in rows:
             if row.round == number:
                 progress(_line(row))
-    return study_rows(first, last, options.systems, state["seconds"], seed=options.seed)
+    return study_rows(first, last, options.deployed, state["seconds"], seed=options.seed)
 
 
 def _plan_or_none(number: int) -> dict | None:

@@ -33,10 +33,13 @@ class Command(BaseCommand):
         parser.add_argument("--queue-size", type=int, default=150)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--concurrency", type=int, default=1, help="Games played at once.")
+        parser.add_argument("--hh-games", type=int, default=40,
+                            help="Human-human games per round (system HH, simulated listener): a reference row and "
+                                 "the people's actions that select each training run's checkpoint; 0: none (default 40).")
         parser.add_argument("--out", default=None, help="Output folder (default DATA_DIR/studies/study).")
 
     def handle(self, *args, rounds, games_per_round, systems, initial, population, speaker_style, training,
-               split, queue_size, seed, concurrency, out, **options):
+               split, queue_size, seed, concurrency, hh_games, out, **options):
         if options["verbosity"] < 2:  # one log line per bot turn is for workers, not for a study's console
             logging.getLogger("training.services.inference").setLevel(logging.WARNING)
         try:
@@ -51,7 +54,7 @@ class Command(BaseCommand):
             study = StudyOptions(
                 out=folder, systems=names, rounds=rounds, games_per_round=games_per_round, initial=initial,
                 population=population, speaker_style=style, training=train, split=split, queue_size=queue_size,
-                seed=seed, concurrency=concurrency,
+                seed=seed, concurrency=concurrency, hh_games=hh_games,
             )
             rows = run_study(study, progress=self.stdout.write)
         except TrainingError as exc:

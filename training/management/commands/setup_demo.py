@@ -4,6 +4,7 @@ from games.selectors import round_deployments
 from games.services.journey import open_round
 from games.services.rounds import RoundError, create_system, launch_round
 from training.selectors import checkpoint_id_by_name, newest_trained_checkpoints
+from training.services.study import HH, ensure_human_human_system
 
 
 class Command(BaseCommand):
@@ -22,8 +23,8 @@ class Command(BaseCommand):
         try:
             create_system("ORACLE", listener_kind="oracle", description="Baseline: selects the targets.")
             create_system("RANDOM", listener_kind="random", description="Baseline: one or two random toggles.")
-            create_system("HH", listener_kind="human", description="Human-human reference games.")
-            systems = [("ORACLE", None), ("RANDOM", None), ("HH", None)]
+            ensure_human_human_system()
+            systems = [("ORACLE", None), ("RANDOM", None), (HH, None)]
             seed = checkpoint_id_by_name("seed")
             if seed is not None:
                 create_system(
