@@ -198,6 +198,12 @@ def test_run_study_smoke_and_resume(seed, tmp_path):
     assert before == (Interaction.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count())
     with pytest.raises(TrainingError, match="belongs to a study with other options"):
         run_study(StudyOptions(out=out, systems=("B-SUP",), rounds=2, games_per_round=2, hh_games=3))
+    # A study folder from before --hh-games existed (its options do not name it) still resumes.
+    state = json.loads((out / "study.json").read_text())
+    del state["options"]["hh_games"]
+    (out / "study.json").write_text(json.dumps(state))
+    assert [r.success for r in run_study(options)] == [r.success for r in rows]
+    assert before == (Interaction.objects.count(), TrainingRun.objects.count(), PolicyCheckpoint.objects.count())
 
 
 def test_a_second_study_while_one_is_working_is_refused_and_changes_nothing(seed, tmp_path):
