@@ -162,7 +162,8 @@ def _state(options: StudyOptions) -> dict:
     if path.is_file():
         state = json.loads(path.read_text())
         if isinstance(state.get("options"), dict) and "hh_games" not in state["options"]:
-            # A study begun before human–human games were part of one (none deployed) resumes as it was.
+            # A study begun before human–human games were part of one (it deployed none) resumes instead of
+            # being refused; its remaining rounds take this run's --hh-games.
             state["options"]["hh_games"] = options.hh_games
         if state.get("options") != options.key():
             raise TrainingError(f"{path} belongs to a study with other options ({state.get('options')}); "
