@@ -38,6 +38,11 @@ class Socket:
     def __init__(self, reader, writer):
         self.reader, self.writer = reader, writer
         self.frames: list[dict] = []
+        # Frames are read as they arrive, not when the test asks: a server that gives up waiting for the
+        # close reply aborts the connection (a TCP reset), and a reset makes the stream drop whatever it
+        # had received but not yet handed out.
+        self.inbox: asyncio.Queue[dict] = asyncio.Queue()
+        self.pump = asyncio.get_running_loop().create_task(self._read_all())
 
     @classmethod
     async def open(cls, port: int, path: str, *, cookie: str = "", origin: str = ""):
@@ -93,24 +98,30 @@ class Socket:
             payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         return first, payload
 
-    async def recv(self, timeout: float = WAIT) -> dict:
-        """The next message: a JSON frame, or {"closed": code} when the server closes."""
-        async def read():
-            parts = []
+    async def _read_all(self) -> None:
+        """Every message into the inbox: JSON frames, then {"closed": code} or {"lost": reason}."""
+        parts = []
+        try:
             while True:
                 first, payload = await self._frame()
                 opcode = first & 0x0F
                 if opcode == 0x9:  # ping
                     self._write(0xA, payload)
-                    continue
-                if opcode == 0x8:
-                    return {"closed": struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005}
-                if opcode in (0x1, 0x0):
+                elif opcode == 0x8:
+                    code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                    self.inbox.put_nowait({"closed": code})
+                    return
+                elif opcode in (0x1, 0x0):
                     parts.append(payload)
                     if first & 0x80:
-                        return json.loads(b"".join(parts))
+                        self.inbox.put_nowait(json.loads(b"".join(parts)))
+                        parts = []
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            self.inbox.put_nowait({"lost": repr(exc)})
 
-        message = await asyncio.wait_for(read(), timeout)
+    async def recv(self, timeout: float = WAIT) -> dict:
+        """The next message: a JSON frame, or {"closed": code} when the server closes."""
+        message = await asyncio.wait_for(self.inbox.get(), timeout)
         self.frames.append(message)
         return message
 
@@ -118,7 +129,7 @@ class Socket:
         deadline = time.monotonic() + timeout
         while True:
             message = await self.recv(timeout=max(0.01, deadline - time.monotonic()))
-            assert "closed" not in message, message
+            assert "closed" not in message and "lost" not in message, message
             if message.get("type") == "state" and predicate(message["state"]):
                 return message["state"]
 
@@ -128,6 +139,7 @@ class Socket:
             await self.writer.drain()
         except ConnectionError:
             pass
+        self.pump.cancel()
         self.writer.close()
 
 
