@@ -82,6 +82,19 @@ def test_log_probs_stay_finite_for_extreme_logits():
     assert float(values[0]) == pytest.approx(math.log(0.1), abs=1e-3)  # ten equally unlikely single clicks
 
 
+@pytest.mark.parametrize("logit", [-60.0, -104.0, -120.0, -800.0])
+def test_a_click_the_model_finds_near_impossible_is_never_certain(logit):
+    """Every toggle very unlikely: the ten single clicks stay equally likely (1 in 10), never above 1."""
+    logits = torch.full((2, 10), logit)
+    logits[1, 0] = logit - 5.0  # one click even less likely than the other nine
+    toggles = torch.zeros(2, 10)
+    toggles[:, 3] = 1
+    values = action_log_probs(logits, toggles)
+    assert (values <= 0).all() and torch.isfinite(values).all()
+    assert float(values[0]) == pytest.approx(math.log(0.1), abs=1e-3)
+    assert float(values[1]) == pytest.approx(-math.log(9 + math.exp(-5.0)), abs=1e-3)
+
+
 def test_sampling_is_never_empty_and_greedy_takes_the_best_single_toggle():
     generator = torch.Generator().manual_seed(0)
     logits = torch.full((500, 10), -9.0)

@@ -250,19 +250,29 @@ register_with_auto_classes()
 
 
 def action_log_probs(logits: torch.Tensor, toggles: torch.Tensor) -> torch.Tensor:
-    """log p(toggles | non-empty) per row; ``toggles`` is a 0/1 tensor shaped like ``logits``."""
+    """log p(toggles | non-empty) per row; ``toggles`` is a 0/1 tensor shaped like ``logits``. Never
+    above 0 whatever the logits (it is logged as a probability, which the database keeps in [0, 1])."""
     logits = logits.float()
     on, off = F.logsigmoid(logits), F.logsigmoid(-logits)
     joint = (toggles * on + (1 - toggles) * off).sum(-1)
-    return joint - _log1mexp(off.double().sum(-1))
+    return (joint - _log_non_empty(logits)).clamp(max=0.0)
+
+
+def _log_non_empty(logits: torch.Tensor) -> torch.Tensor:
+    """log P(at least one toggle) = log(1 - prod(1 - p_i)) per row, in float64: when every toggle is
+    very unlikely, P(no toggle) is 1 - 1e-17 and must not round to 1 (in float32 it does from logits
+    near -100, which made a near-impossible click look certain)."""
+    wide = logits.double()
+    log_empty = F.logsigmoid(-wide).sum(-1)
+    # Past float64 too (logits below about -745), 1 - prod(1 - p_i) is sum(p_i) to first order.
+    first_order = torch.logsumexp(F.logsigmoid(wide), -1)
+    return torch.where(log_empty < 0, _log1mexp(log_empty), first_order).float()
 
 
 def _log1mexp(x: torch.Tensor) -> torch.Tensor:
-    """log(1 - exp(x)) for x <= 0, stable at both ends (in float64: x can be -1e-17 when every toggle
-    is very unlikely, and must not round to 0)."""
-    x = x.double().clamp(max=-1e-300)
-    out = torch.where(x > -math.log(2), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
-    return out.float()
+    """log(1 - exp(x)) for x < 0 (float64), stable at both ends; x = 0 is kept finite (-690.8)."""
+    x = x.clamp(max=-1e-300)
+    return torch.where(x > -math.log(2), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
 
 
 def sample_toggles(
