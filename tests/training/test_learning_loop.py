@@ -101,6 +101,29 @@ def test_a_run_trains_a_fresh_adapter_and_registers_a_checkpoint(seed, objective
     assert Round.objects.get().status == "trained"
 
 
+def test_epochs_make_the_steps_grow_with_the_training_rows(seed):
+    create_system("B-SUP", listener_kind="model", decoder="binary", objective="sup",
+                  hyperparameters={"training": {"epochs": 1.5, "steps": 2, "batch_size": 8, "eval_every": 3}})
+    round_ = launch_round(systems=[("B-SUP", seed.pk)], split="train", queue_size=5)
+    play_round_games(count=3, seed=1, round_number=round_.number)
+    advance_round(round_.number, launch_next=False)
+    run_ = TrainingRun.objects.get()
+    rows = run_.dataset_stats["rows"]
+    steps = -(-3 * rows // 16)  # ceil(1.5 epochs × rows / batch 8); not the 2 of "steps"
+    assert (run_.status, run_.progress) == ("succeeded", 1.0)
+    assert run_.loss_curve[-1][0] == steps and f"trained {steps} steps" in run_.log
+
+
+def test_epochs_fix_the_steps_only_when_set():
+    from training.learning.settings import RetrainSettings
+
+    assert RetrainSettings(steps=600).for_rows(5000).steps == 600
+    assert RetrainSettings(epochs=20, batch_size=32).for_rows(1000).steps == 625
+    assert RetrainSettings(epochs=0.01, batch_size=32).for_rows(10).steps == 1
+    fixed = RetrainSettings(epochs=20).for_rows(1000)
+    assert fixed.for_rows(99999) == fixed  # resolving twice changes nothing
+
+
 def test_a_failing_run_registers_nothing_and_runs_again_once_fixed(seed, monkeypatch):
     round_ = learning_round(seed, ("B-SUP", "sup", "binary"))
 
@@ -260,6 +283,8 @@ def test_the_admin_shows_a_runs_progress(seed, admin_client):
     ({"steps": 0}, "training.steps must be a whole number >= 1"),
     ({"learning_rate": "fast"}, "training.learning_rate must be a positive number"),
     ({"schedule": "zigzag"}, "training.schedule must be 'cosine' or 'constant'"),
+    ({"epochs": -1}, "training.epochs must be a number >= 0"),
+    ({"epochs": True}, "training.epochs must be a number >= 0"),
     ([], "training settings must be a JSON object"),
 ])
 def test_bad_training_settings_are_refused_when_the_system_is_created(db, training, message):

@@ -104,8 +104,9 @@ def retrain(
     progress: Callable[[int, float], None] | None = None,
     select_start: bool = True,
 ) -> RetrainReport:
-    """Train ``model``'s trainable parameters on ``dataset`` for ``settings.steps`` steps; the best
-    held-out weights are restored at the end. The model is left in eval mode.
+    """Train ``model``'s trainable parameters on ``dataset`` for ``settings.steps`` steps (or
+    ``settings.epochs`` passes over its training rows: ``RetrainSettings.for_rows``); the best held-out
+    weights are restored at the end. The model is left in eval mode.
 
     ``select_start``: whether the starting weights may be the ones kept. A training run passes False
     for a fresh adapter: its start is the bare base model (no seed adapter), a policy nobody deploys
@@ -121,6 +122,7 @@ def retrain(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise RetrainError("the model has no trainable parameters")
+    settings = settings.for_rows(len(dataset.examples))
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
     names = sorted(tasks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 # The study's numbers (reference/original-system.md §4.4), used by the objectives and the datasets.
@@ -60,6 +60,9 @@ class RetrainSettings(TrainConfig):
     kto_beta: float = KTO_BETA
     shuffle_contexts: bool = True
     continue_from_previous: bool = False  # start from the last round's adapter instead of a fresh LoRA
+    # Passes over the training rows, as the study trained (20 epochs on all data so far): when > 0, a run
+    # takes ceil(epochs × rows / batch_size) steps, so the steps grow with the rounds; 0: ``steps``.
+    epochs: float = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "log_every"):
@@ -70,6 +73,9 @@ class RetrainSettings(TrainConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
                 raise RetrainError(f"training.{name} must be a positive number; got {value!r}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, float)) or not (
+                self.epochs >= 0 and math.isfinite(self.epochs)):
+            raise RetrainError(f"training.epochs must be a number >= 0; got {self.epochs!r}")
         if isinstance(self.selection_turns, bool) or not isinstance(self.selection_turns, int) or self.selection_turns < 0:
             raise RetrainError(f"training.selection_turns must be a whole number >= 0; got {self.selection_turns!r}")
         if not 0 <= self.held_out_share < 1:
@@ -98,6 +104,13 @@ class RetrainSettings(TrainConfig):
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def for_rows(self, rows: int) -> RetrainSettings:
+        """These settings with the number of steps fixed for ``rows`` training rows: ``epochs`` passes
+        (at least one step) when ``epochs`` is set, else unchanged."""
+        if not self.epochs:
+            return self
+        return replace(self, steps=max(1, math.ceil(self.epochs * rows / self.batch_size)), epochs=0)
 
 
 __all__ = [

@@ -285,6 +285,8 @@ def execute_run(run_id: int) -> TrainingRun:
             selection=selection_rows(run.round.number, options.selection_turns, options.seed),
         )
         TrainingRun.objects.filter(Q(pk=run_id) & _mine()).update(dataset_stats=dataset.stats)
+        options = options.for_rows(len(dataset.examples))  # the steps of ``epochs`` passes, when set
+        reporter.steps = options.steps
         reporter.say(f"dataset: {dataset.stats['rows']} rows ({dataset.stats['seed_rows']} seed, "
                      f"{dataset.stats['interaction_rows']} interaction), {dataset.stats['held_out_rows']} held out "
                      f"({dataset.stats['held_out_source']})")
