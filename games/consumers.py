@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import time
 
 from channels.db import database_sync_to_async
@@ -32,6 +34,7 @@ from games.notify import group_name, register_server_loop
 from games.selectors import game_state_for
 from games.services import journey, play
 
+log = logging.getLogger(__name__)
 MAX_FRAME_CHARS = 4096
 MAX_FRAME_DEPTH = 3  # frames are flat objects; a little room, never a parser's recursion limit
 MOVES = {"utterance", "toggle", "submit"}
@@ -62,7 +65,11 @@ class GameConsumer(AsyncWebsocketConsumer):
         ensure_in_process_clock(asyncio.get_running_loop())
         self.interaction_id = self.scope["url_route"]["kwargs"]["interaction_id"]
         self.timer: asyncio.TimerHandle | None = None
-        self.timer_generation = 0  # a newer state re-arms the timer; older wake-ups stand down
+        self.answer_timer: asyncio.TimerHandle | None = None  # a bot's held answer is due
+        self.timer_generation = 0  # a newer state re-arms the timers; older wake-ups stand down
+        self.sent_version = -1  # the newest game version this socket has been sent
+        self.delivering = False  # showing a held bot answer (see _show_held_answer)
+        self.missed_version = -1.0  # the newest change notified meanwhile (inf: version unknown)
         self.frames = 0  # every frame this connection sent
         self.window_start = float("-inf")  # the current one-second rate window
         self.window_frames = 0
@@ -88,8 +95,7 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         self.closing = True
         self.timer_generation += 1
-        if self.timer is not None:
-            self.timer.cancel()
+        self._cancel_timers()
         if getattr(self, "role", None) is not None:
             await self.channel_layer.group_discard(self.seat, self.channel_name)
             await self.channel_layer.group_discard(group_name(self.interaction_id), self.channel_name)
@@ -186,8 +192,15 @@ class GameConsumer(AsyncWebsocketConsumer):
     # --- outgoing ------------------------------------------------------------------------------------------
 
     async def game_changed(self, event):
-        if not self.closing:
-            await self.send_state()
+        if self.closing:
+            return
+        version = event.get("version")
+        if version is not None and version <= self.sent_version:
+            return  # sent already: this socket showed the change itself (a held bot answer)
+        if self.delivering:  # the delivery's own state goes out first; anything newer after it
+            self.missed_version = max(self.missed_version, math.inf if version is None else version)
+            return
+        await self.send_state()
 
     async def seat_taken(self, event):
         if event.get("by") != self.channel_name:
@@ -195,8 +208,11 @@ class GameConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_REPLACED)
 
     async def send_state(self):
-        state = await _db(game_state_for)(self.interaction_id, self.participant_id)
+        await self._send_state_frame(await _db(game_state_for)(self.interaction_id, self.participant_id))
+
+    async def _send_state_frame(self, state: dict):
         if await self.send_frame({"type": "state", "state": state}):
+            self.sent_version = max(self.sent_version, state["version"])
             self._arm_timer(state)
 
     async def send_error(self, code: str, message: str):
@@ -218,23 +234,60 @@ class GameConsumer(AsyncWebsocketConsumer):
 
     # --- deadlines ---------------------------------------------------------------------------------------
 
+    def _cancel_timers(self) -> None:
+        for handle in (self.timer, self.answer_timer):
+            if handle is not None:
+                handle.cancel()
+        self.timer = self.answer_timer = None
+
     def _arm_timer(self, state: dict) -> None:
-        """Wake up when the current phase's deadline passes and let the service act on it.
+        """Wake up when the current phase's deadline passes and let the service act on it, and when
+        a bot listener's answer is due to be shown.
 
         Every connected player arms one; the service is idempotent, so exactly one acts. When no
         one is connected, the ``game_clock`` process sweeps overdue games.
         """
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._cancel_timers()
         self.timer_generation += 1
-        if state["outcome"] is not None or state["seconds_left"] is None:
+        if state["outcome"] is not None:
             return
         generation = self.timer_generation
         loop = asyncio.get_running_loop()
+        if state.get("bot_answer_in") is not None:
+            self.answer_timer = loop.call_later(
+                state["bot_answer_in"], lambda: asyncio.ensure_future(self._show_held_answer(generation))
+            )
+        if state["seconds_left"] is None:
+            return
         self.timer = loop.call_later(
             state["seconds_left"] + 0.05, lambda: asyncio.ensure_future(self._deadline(generation))
         )
+
+    async def _show_held_answer(self, generation: int):
+        """The display time of the bot's answer: record the held answer (if the model has answered)
+        and send the new state from this socket, so that no other process and no channel layer lie
+        between the display time and the speaker. The inference worker's timer and the game clock
+        act ``play.HELD_ANSWER_BACKUP_DELAY`` later, where no socket did this."""
+        if generation != self.timer_generation or self.closing:
+            return
+        self.delivering, self.missed_version = True, -1.0
+        try:
+            state = await _db(self._deliver_held_answer)()
+            if state is not None:
+                await self._send_state_frame(state)
+        except Exception:  # the stored answer stays for the backups; the socket goes on
+            log.exception("could not show the held answer of interaction %s", self.interaction_id)
+        finally:
+            self.delivering = False
+        if self.missed_version > self.sent_version:
+            await self.send_state()
+
+    def _deliver_held_answer(self) -> dict | None:
+        """The new state if this call recorded the held answer, else None (none held yet, or another
+        process was first: that one's notification brings the state)."""
+        if not play.deliver_held_action(self.interaction_id):
+            return None
+        return game_state_for(self.interaction_id, self.participant_id)
 
     async def _deadline(self, generation: int, polls: int = 0):
         if generation != self.timer_generation:

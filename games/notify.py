@@ -55,11 +55,15 @@ def _own_sender(layer) -> tuple[asyncio.AbstractEventLoop, object]:
         return _own[2], _own[3]
 
 
-def notify_interaction(interaction_id: int) -> None:
+def notify_interaction(interaction_id: int, version: int | None = None) -> None:
+    """Tell the game's consumers it changed; ``version`` (the interaction's version after the change)
+    lets a consumer that has already sent that state skip it."""
     layer = get_channel_layer()
     if layer is None:
         return
     message = {"type": "game.changed", "interaction": interaction_id}
+    if version is not None:
+        message["version"] = version
     loop = _server_loop  # the in-memory layer lives in the server's loop, or in the caller's
     if loop is None and not isinstance(layer, InMemoryChannelLayer):
         loop, layer = _own_sender(layer)

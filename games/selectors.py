@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Q
 
@@ -109,6 +109,13 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
         )
     else:
         state["selection"] = interaction.live_selection if phase == "listener" else committed
+    # When a bot listener's answer is due to be shown (its minimum display delay after the message):
+    # the speaker's socket delivers a held answer itself at that moment (games.consumers).
+    state["bot_answer_in"] = None
+    bot_phase = phase == "listener" and not ended and interaction.listener_kind != "human"
+    if bot_phase and timing.bot_min_delay_seconds > 0 and interaction.phase_started_at is not None:
+        due = interaction.phase_started_at + timedelta(seconds=timing.bot_min_delay_seconds)
+        state["bot_answer_in"] = max(0.0, (due - timezone.now()).total_seconds())
     if ended:
         state["outcome"] = {
             "success": interaction.succeeded,

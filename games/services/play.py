@@ -114,7 +114,8 @@ def _require(interaction: Interaction, participant_id: int, role: str, turn: int
 def _save(interaction: Interaction, now: datetime) -> None:
     interaction.version += 1
     interaction.save()
-    transaction.on_commit(lambda: notify_interaction(interaction.pk))
+    pk, version = interaction.pk, interaction.version
+    transaction.on_commit(lambda: notify_interaction(pk, version))
 
 
 # --- speaker -------------------------------------------------------------------------------------------
@@ -223,14 +224,20 @@ def apply_listener_action(interaction_id: int, turn: int, action: ListenerAction
     return True
 
 
+# A held answer is shown by the speaker's socket at its display time (``games.consumers``); the other
+# deliverers (the inference worker's timer, the game clock's sweep) act this much later, so that they
+# step in only where no socket did (none connected, a crash) rather than contend for the same row.
+HELD_ANSWER_BACKUP_DELAY = timedelta(seconds=0.25)
+
+
 @transaction.atomic
 def hold_listener_action(interaction_id: int, turn: int, action: ListenerAction, show_at: datetime) -> bool:
     """Store a bot's action for ``turn``, to be recorded and shown at ``show_at`` (the bot's minimum
     display delay). False (nothing changed) if the turn is decided or an answer is already held.
 
-    The caller delivers it at that time (``deliver_held_action``); if that process dies first, the
-    next sweep of the game clock (or any ``enforce_deadline``) delivers it, so an answer is never
-    lost to a crash. Holding is not a visible change: no version bump, no notification."""
+    The speaker's socket delivers it at that time (``deliver_held_action``), the caller and the game
+    clock's sweep ``HELD_ANSWER_BACKUP_DELAY`` later should no socket have done it; if the caller dies,
+    the sweep (or any ``enforce_deadline``) delivers it, so an answer is never lost to a crash. Holding is not a visible change: no version bump, no notification."""
     interaction = _locked(interaction_id)
     if not _bot_turn_open(interaction, turn) or interaction.held_action is not None:
         return False
@@ -353,7 +360,7 @@ def expire_overdue(now: datetime | None = None) -> int:
     """Enforce every passed deadline (the game clock's sweep); returns how many games moved."""
     now = now or timezone.now()
     due = Interaction.objects.filter(status=Interaction.Status.PLAYING).filter(
-        Q(phase_deadline__lte=now) | Q(held_action_at__lte=now)
+        Q(phase_deadline__lte=now) | Q(held_action_at__lte=now - HELD_ANSWER_BACKUP_DELAY)
     ).values_list("pk", flat=True)
     return sum(1 for pk in list(due) if enforce_deadline(pk, now))
 

@@ -88,7 +88,7 @@ def clock(monkeypatch):
 def notifications(monkeypatch):
     """Record the games the engine tells browsers about (after commit) instead of sending."""
     sent: list[int] = []
-    monkeypatch.setattr(play, "notify_interaction", sent.append)
+    monkeypatch.setattr(play, "notify_interaction", lambda pk, version=None: sent.append(pk))
     return sent
 
 

@@ -4,6 +4,7 @@ import asyncio
 import json
 import time
 import types
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
@@ -14,7 +15,7 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from games import consumers
 from games.notify import group_name
-from games.services import journey
+from games.services import journey, play
 from games.models import Interaction, Participant, Turn
 from respect_site.asgi import application
 from tests.games.play_support import (
@@ -608,6 +609,52 @@ async def test_a_silent_bot_gets_a_retry_then_the_fallback_through_the_socket_ti
     assert asked == [(game.pk, 0, 1), (game.pk, 0, 2)]
     [turn] = await turns_of(game)
     assert (turn.action_source, turn.action_probability) == ("timeout", -1.0)
+
+
+@in_db
+def hold_targets(game, delay):
+    """What an inference worker does when its model answered before the display time: store the
+    answer with that time (here with no timer of its own: only the socket can show it)."""
+    game = Interaction.objects.get(pk=game.pk)
+    return play.hold_listener_action(game.pk, 0, play.ListenerAction(
+        select=frozenset(targets_of(game)), deselect=frozenset(), source="baseline", probability=1.0,
+    ), show_at=game.phase_started_at + timedelta(seconds=delay))
+
+
+async def test_the_speakers_socket_shows_a_held_bot_answer_at_its_display_time_and_once(tabs, held_bots):
+    delay = 0.6
+    game = await new_game("oracle", settings={"timing": {"bot_min_delay_seconds": delay}})
+    speaker, state = await tabs(game.pk, game.speaker_id)
+    assert state["bot_answer_in"] is None  # the speaker's phase
+    await speaker.send(type="utterance", turn=0, text="the one like a bird")
+    waiting = await speaker.state(lambda s: s["phase"] == "listener")
+    assert 0 < waiting["bot_answer_in"] <= delay
+    assert await hold_targets(game, delay)
+    # Nothing else would show it within the wait: no worker timer, no game clock, the bot's deadline 20 s.
+    final = await speaker.state(lambda s: s["outcome"] is not None)
+    assert final["outcome"]["reason"] == "success" and final["bot_answer_in"] is None
+    [turn] = await turns_of(game)
+    assert turn.listener_seconds >= delay and turn.action_source == "baseline"  # not before its display time
+    await speaker.drain()
+    assert await speaker.quiet(0.3)
+    versions = [frame["state"]["version"] for frame in speaker.frames if frame["type"] == "state"]
+    assert versions.count(final["version"]) == 1  # the change's notification did not send it again
+    assert held_bots == [(game.pk, 0, 1)]  # and no retry was asked for
+
+
+async def test_a_socket_with_no_answer_held_at_the_display_time_waits_for_the_model(tabs, held_bots):
+    delay = 0.2
+    game = await new_game("oracle", settings={"timing": {"bot_min_delay_seconds": delay}})
+    speaker, _ = await tabs(game.pk, game.speaker_id)
+    await speaker.send(type="utterance", turn=0, text="the one like a bird")
+    await speaker.state(lambda s: s["phase"] == "listener")
+    assert await speaker.quiet(delay + 0.3)  # the display time passed with the model still thinking
+    assert (await reload(game)).phase == "listener"
+    known = await facts(game)
+    await in_db(play.apply_listener_action)(game.pk, 0, play.ListenerAction(
+        select=frozenset(known["targets"]), deselect=frozenset(), source="baseline", probability=1.0))
+    final = await speaker.state(lambda s: s["outcome"] is not None)  # the slow answer is shown when it comes
+    assert final["outcome"]["reason"] == "success"
 
 
 async def test_a_game_over_socket_arms_no_timer_and_refuses_moves(tabs):

@@ -191,7 +191,7 @@ def test_launch_round_command_fails_with_one_line(systems, args, message):
 def test_game_clock_once_ends_overdue_games(game_library, settings, monkeypatch):
     import games.services.play as play
 
-    monkeypatch.setattr(play, "notify_interaction", lambda pk: None)
+    monkeypatch.setattr(play, "notify_interaction", lambda pk, version=None: None)
     overdue = start("human")
     Interaction.objects.filter(pk=overdue.pk).update(phase_deadline=timezone.now() - timedelta(seconds=10))
     in_grace = start("human")

@@ -154,7 +154,7 @@ def test_a_held_answer_is_delivered_by_its_timer_when_its_display_time_comes(
         speak(game, 0)
     assert run_bot_turn(game.pk, 0, 1, block=False) is True  # returns at once: the worker is free
     [(interval, deliver, args)] = _LostTimer.made
-    assert 2 <= interval < 2.1
+    assert 2.25 <= interval < 2.35  # the backup: a moment after the display time, when no socket showed it
     assert run_bot_turn(game.pk, 0, 2, block=False) is False  # an answer is held already: nothing changes
     assert len(_LostTimer.made) == 1
     deliver(*args)  # too early (a timer that fires early): nothing is shown yet

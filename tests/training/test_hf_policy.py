@@ -401,7 +401,7 @@ def test_a_bot_game_with_the_tiny_model(
     from tests.games.play_support import install_library, start
 
     settings.BOT_DISPATCH = "inline"
-    monkeypatch.setattr(play, "notify_interaction", lambda interaction_id: None)
+    monkeypatch.setattr(play, "notify_interaction", lambda interaction_id, version=None: None)
     install_library()
     game = start("model", checkpoint=CheckpointFactory(base_model=str(tiny_path)))
     torch.manual_seed(6)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from games.models import Interaction, Turn
 from games.selectors import open_model_checkpoint_ids
 from games.services.play import (
+    HELD_ANSWER_BACKUP_DELAY,
     ListenerAction,
     apply_listener_action,
     deliver_held_action,
@@ -76,8 +77,8 @@ def run_bot_turn(
     directly (inline). Any failure — the request, the policy, a wait past ``WAIT_SECONDS`` — becomes
     the recorded error fallback. With ``block=False`` (worker threads and Celery workers) the minimum
     display delay does not hold the worker: the answer is stored on the game with its display time
-    (``hold_listener_action``) and delivered by a timer thread, and the worker is free for the next
-    request at once. If this process dies before the timer fires, the stored answer is delivered by
+    (``hold_listener_action``) and the worker is free for the next request at once; the speaker's socket
+    shows it at that time, and a timer thread here a moment later should no socket have done so. If this process dies before the timer fires, the stored answer is delivered by
     the game clock's next sweep (within a second of a restart), not lost to the turn's retry.
     """
     started = time.monotonic()
@@ -118,7 +119,12 @@ def run_bot_turn(
                 show_at = request.utterance_sent_at + timedelta(seconds=request.min_delay_seconds)
                 if not hold_listener_action(interaction_id, turn, action, show_at):
                     return False  # the turn was decided meanwhile, or an answer is already held
-                timer = threading.Timer(remaining, _deliver_later, args=(interaction_id, turn, show_at))
+                # The speaker's socket shows it at show_at; this timer is the backup where none did.
+                backup_at = show_at + HELD_ANSWER_BACKUP_DELAY
+                timer = threading.Timer(
+                    remaining + HELD_ANSWER_BACKUP_DELAY.total_seconds(), _deliver_later,
+                    args=(interaction_id, turn, backup_at),
+                )
                 timer.daemon = True
                 timer.start()
                 return True
@@ -126,11 +132,11 @@ def run_bot_turn(
     return apply_listener_action(interaction_id, turn, action)
 
 
-def _deliver_later(interaction_id: int, turn: int, show_at: datetime) -> None:
+def _deliver_later(interaction_id: int, turn: int, deliver_at: datetime) -> None:
     try:
         # The timer runs on the monotonic clock, the display time is on the wall clock: wait out any
         # difference, so the answer is delivered now and not left for the game clock's next sweep.
-        early = (show_at - timezone.now()).total_seconds()
+        early = (deliver_at - timezone.now()).total_seconds()
         if early > 0:
             time.sleep(early)
         deliver_held_action(interaction_id)
