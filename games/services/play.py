@@ -237,7 +237,8 @@ def hold_listener_action(interaction_id: int, turn: int, action: ListenerAction,
 
     The speaker's socket delivers it at that time (``deliver_held_action``), the caller and the game
     clock's sweep ``HELD_ANSWER_BACKUP_DELAY`` later should no socket have done it; if the caller dies,
-    the sweep (or any ``enforce_deadline``) delivers it, so an answer is never lost to a crash. Holding is not a visible change: no version bump, no notification."""
+    the sweep (or any ``enforce_deadline``) delivers it, so an answer is never lost to a crash.
+    Holding is not a visible change: no version bump, no notification."""
     interaction = _locked(interaction_id)
     if not _bot_turn_open(interaction, turn) or interaction.held_action is not None:
         return False

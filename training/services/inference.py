@@ -77,9 +77,10 @@ def run_bot_turn(
     directly (inline). Any failure — the request, the policy, a wait past ``WAIT_SECONDS`` — becomes
     the recorded error fallback. With ``block=False`` (worker threads and Celery workers) the minimum
     display delay does not hold the worker: the answer is stored on the game with its display time
-    (``hold_listener_action``) and the worker is free for the next request at once; the speaker's socket
-    shows it at that time, and a timer thread here a moment later should no socket have done so. If this process dies before the timer fires, the stored answer is delivered by
-    the game clock's next sweep (within a second of a restart), not lost to the turn's retry.
+    (``hold_listener_action``) and the worker is free for the next request at once; the speaker's
+    socket shows it at that time, and a timer thread here a moment later should no socket have done
+    so. If this process dies before the timer fires, the stored answer is delivered by the game
+    clock's next sweep (within a second of a restart), not lost to the turn's retry.
     """
     started = time.monotonic()
     request = None
