@@ -12,8 +12,9 @@ The bench starts and stops everything itself:
 * ``uvicorn --workers N`` (several ASGI processes behind one port), a Celery ``inference`` worker
   (threads, the micro-batcher) and ``manage.py game_clock``, with ``BOT_DISPATCH=celery``,
   ``GAME_CLOCK_IN_PROCESS=0``, ``PARTICIPANT_ENTRY_LIMIT=0`` (the entry throttle would refuse a load
-  test from one address), ``GAME_DB_ONE_THREAD=0`` and ``DB_POOL_MAX_SIZE=16`` (the production settings
-  for live games on PostgreSQL; ``--env`` overrides any of them).
+  test from one address), ``GAME_DB_ONE_THREAD=0``, ``DB_POOL_MAX_SIZE=16`` and
+  ``WEB_SWITCH_INTERVAL_US=500`` (the production settings for live games on PostgreSQL; ``--env``
+  overrides any of them).
 
 The clients are independent of the project (no project imports: ``httpx2`` for pages, ``websockets``
 for the game socket). Each participant opens an entry link, consents, plays the practice game (as the
@@ -69,6 +70,7 @@ USER_AGENT = "Mozilla/5.0 (respect-bench serve_load)"
 HTTP_TIMEOUT = 60.0
 GAME_PATH = re.compile(r"/play/game/(\d+)/")
 SYSTEM = "BENCH"
+MAX_GET_RETRIES = 3  # per participant; more is a server failing, not a keep-alive race
 MIN_FRAME_GAP = 0.15  # seconds between a client's frames: under the site's GAME_FRAME_RATE_LIMIT (8/s)
 
 
@@ -220,9 +222,11 @@ class Topology:
             GAME_CLOCK_IN_PROCESS="0",
             PARTICIPANT_ENTRY_LIMIT="0",
             # The production settings for live games on PostgreSQL: consumers' database calls in
-            # parallel on a thread pool, sharing a bounded connection pool per process.
+            # parallel on a thread pool, sharing a bounded connection pool per process, and a short
+            # interpreter switch interval in the web processes.
             GAME_DB_ONE_THREAD="0",
             DB_POOL_MAX_SIZE="16",
+            WEB_SWITCH_INTERVAL_US="500",
             LOG_LEVEL="WARNING",
             RESPECT_VAR_DIR=str(args.work_dir / "var"),
             PYTHONUNBUFFERED="1",
@@ -510,7 +514,8 @@ class GameRecord:
     interaction: int
     purpose: str  # "practice" or "study"
     sent: dict = field(default_factory=dict)  # turn -> message
-    latencies: list = field(default_factory=list)  # [turn, seconds, monotonic time answered]
+    latencies: list = field(default_factory=list)  # [turn, seconds, monotonic time answered, wall time answered]
+    sent_wall: dict = field(default_factory=dict)  # turn -> wall-clock time the message was sent
     refused: set = field(default_factory=set)  # turns whose message the site answered with an error frame
     turns: int | None = None  # turns played when the game ended (the server's count)
     reason: str | None = None
@@ -524,6 +529,7 @@ class JourneyRecord:
     stage: str = "entry"
     games: list = field(default_factory=list)
     http: list = field(default_factory=list)  # [page, seconds]
+    retried: int = 0  # GETs sent again after the server closed a kept-alive connection under them
     completed: bool = False
     error: str | None = None
 
@@ -574,7 +580,16 @@ class Participant:
             try:
                 response = await client.request(method, self.base + path, headers=headers, content=body)
             except Exception as exc:  # httpx2's transport errors
-                raise ClientError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+                closed_under_it = type(exc).__name__ in {"ReadError", "WriteError", "RemoteProtocolError"}
+                if method != "GET" or not closed_under_it or self.record.retried >= MAX_GET_RETRIES:
+                    raise ClientError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+                # Like a browser: a GET that met a kept-alive connection the server was closing at that
+                # moment (its idle timeout) is sent again once, on a new connection. Counted.
+                self.record.retried += 1
+                try:
+                    response = await client.request(method, self.base + path, headers=headers, content=body)
+                except Exception as again:
+                    raise ClientError(f"{method} {path}: {type(again).__name__}: {again} (sent twice)") from None
             self.record.http.append([page or re.sub(r"/\d+/", "/<id>/", path.split("?")[0]), time.monotonic() - started])
             client.cookies.clear()  # this browser keeps its own cookies (self.cookies)
             self._store_cookies(response)
@@ -694,10 +709,10 @@ class Participant:
                         if frame.get("type") != "state":
                             raise ClientError(f"unexpected frame {frame.get('type')!r}")
                         state = frame["state"]
-                        now = time.monotonic()
+                        now, wall = time.monotonic(), time.time()
                         turn = state["turn"]
                         for k in [k for k in sent_at if turn > k or state["outcome"] is not None]:
-                            game.latencies.append([k, now - sent_at.pop(k), now])
+                            game.latencies.append([k, now - sent_at.pop(k), now, wall])
                         if images is None and self.fetch_images:
                             # Like a browser: the images load in parallel (6 at a time) while the
                             # person reads the page; typing does not wait for them.
@@ -724,7 +739,7 @@ class Participant:
                             last_sent = time.monotonic()
                             text = describe(self.rng, turn)
                             game.sent[turn] = text
-                            sent_at[turn] = time.monotonic()
+                            sent_at[turn], game.sent_wall[turn] = time.monotonic(), time.time()
                             await ws.send(json.dumps({"type": "utterance", "turn": turn, "text": text}))
             finally:
                 self.live["now"] -= 1
@@ -791,25 +806,30 @@ async def unpaced_level(base: str, slots: int, args, tag: str, live: dict) -> tu
 
 def verify(database_url: str, since: datetime, records: list[JourneyRecord]) -> tuple[dict, dict]:
     """Check the database against what the clients saw; returns (verdict, {(game, turn): (stored
-    model_latency_seconds, stored listener_seconds)})."""
+    model_latency_seconds, stored listener_seconds, when the server recorded the message, when it
+    recorded the answer)}), the two times as Unix times on the server's clock (see ``server_times``)."""
     import psycopg
 
     games = {g.interaction: g for r in records for g in r.games}
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT id, status, end_reason, turn_count, purpose, ended_at FROM games_interaction WHERE created_at >= %s",
+            "SELECT id, status, end_reason, turn_count, purpose, ended_at, started_at FROM games_interaction "
+            "WHERE created_at >= %s",
             (since,)).fetchall()
         turns = conn.execute(
-            "SELECT t.interaction_id, t.index, t.utterance, t.model_latency_seconds, t.listener_seconds FROM games_turn t "
-            "JOIN games_interaction i ON i.id = t.interaction_id WHERE i.created_at >= %s", (since,)).fetchall()
+            "SELECT t.interaction_id, t.index, t.utterance, t.model_latency_seconds, t.listener_seconds, "
+            "t.speaker_seconds FROM games_turn t JOIN games_interaction i ON i.id = t.interaction_id "
+            "WHERE i.created_at >= %s", (since,)).fetchall()
         participants = conn.execute(
             "SELECT stage, count(*) FROM games_participant WHERE created_at >= %s GROUP BY stage", (since,)).fetchall()
     db_games = {row[0]: row for row in rows}
     stored: dict[int, list] = {}
-    model: dict[tuple[int, int], tuple] = {}  # (game, turn) -> (model seconds, listener seconds)
-    for interaction, index, utterance, latency, listener_seconds in turns:
+    model: dict[tuple[int, int], tuple] = {}  # (game, turn) -> (model s, listener s, message at, answer at)
+    for interaction, index, utterance, latency, listener_seconds, _ in turns:
         stored.setdefault(interaction, []).append((index, utterance))
-        model[interaction, index] = (latency, listener_seconds)
+    times = server_times({row[0]: row[6] for row in rows}, turns)
+    for interaction, index, _, latency, listener_seconds, _ in turns:
+        model[interaction, index] = (latency, listener_seconds, *times.get((interaction, index), (None, None)))
     problems: list[str] = []
     lost = duplicated = mismatched = not_ended = refused = 0
     for interaction, game in games.items():
@@ -818,7 +838,7 @@ def verify(database_url: str, since: datetime, records: list[JourneyRecord]) -> 
             problems.append(f"game {interaction}: not in the database")
             lost += len(game.sent)
             continue
-        _, status, reason, turn_count, _, ended_at = row
+        _, status, reason, turn_count, _, ended_at, _ = row
         if status != "ended" or ended_at is None:
             not_ended += 1
             problems.append(f"game {interaction}: {status}, not ended")
@@ -859,6 +879,30 @@ def verify(database_url: str, since: datetime, records: list[JourneyRecord]) -> 
     return verdict, model
 
 
+def server_times(started: dict, turns: list) -> dict[tuple[int, int], tuple[float, float]]:
+    """When the server recorded each turn's message and its answer, as Unix times: a game's turn 0
+    starts at its ``started_at``; each turn's message came ``speaker_seconds`` after its turn started,
+    its answer ``listener_seconds`` after the message, and the next turn starts at the answer (the
+    games service stamps all three from one ``timezone.now()``). The clients run on the same host, so
+    their wall clock and these times can be compared."""
+    by_game: dict[int, list] = {}
+    for interaction, index, _, _, listener_seconds, speaker_seconds in turns:
+        by_game.setdefault(interaction, []).append((index, speaker_seconds, listener_seconds))
+    times = {}
+    for interaction, rows in by_game.items():
+        start = started.get(interaction)
+        if start is None:
+            continue
+        at = start.timestamp()
+        for index, speaker_seconds, listener_seconds in sorted(rows):
+            if speaker_seconds is None or listener_seconds is None:
+                break  # a turn without its timings: the rest of the game cannot be placed
+            message_at = at + speaker_seconds
+            at = message_at + listener_seconds
+            times[interaction, index] = (message_at, at)
+    return times
+
+
 def verify_or_report(database_url: str, since: datetime, records: list[JourneyRecord]) -> tuple[dict, dict]:
     """``verify``, retried while the database refuses connections (e.g. all taken by the servers); a
     check that cannot be made is a failed check."""
@@ -880,21 +924,27 @@ def measure(records: list[JourneyRecord], model: dict, delay: float, window: tup
     """Turn latency (all turns; study turns alone), overhead = latency - display delay, model time, and
     the overhead's two parts: after the display time until the server recorded the answer (stored
     listener_seconds - delay: the hold timer and the recording transaction), and the rest (latency -
-    listener_seconds: the message's way in, and the new state's way out to the client)."""
+    listener_seconds: the message's way in, and the new state's way out to the client). Transport is
+    split in turn by wall clock: way in = client sent the message until the server recorded it, way
+    out = the server recorded the answer until the client received the next state."""
     latency, overhead, model_s, study_latency, study_overhead, late, transport = [], [], [], [], [], [], []
+    way_in, way_out = [], []
     for record in records:
         for game in record.games:
-            for turn, seconds, at in game.latencies:
+            for turn, seconds, at, received_wall in game.latencies:
                 if window and not window[0] <= at <= window[1]:
                     continue
                 latency.append(seconds * 1000)
                 overhead.append((seconds - delay) * 1000)
-                m, listener_seconds = model.get((game.interaction, turn), (None, None))
+                m, listener_seconds, message_at, answer_at = model.get((game.interaction, turn), (None,) * 4)
                 if m is not None:
                     model_s.append(m * 1000)
                 if listener_seconds is not None:
                     late.append((listener_seconds - delay) * 1000)
                     transport.append((seconds - listener_seconds) * 1000)
+                if message_at is not None and turn in game.sent_wall:
+                    way_in.append((message_at - game.sent_wall[turn]) * 1000)
+                    way_out.append((received_wall - answer_at) * 1000)
                 if game.purpose == "study":
                     study_latency.append(seconds * 1000)
                     study_overhead.append((seconds - delay) * 1000)
@@ -905,11 +955,13 @@ def measure(records: list[JourneyRecord], model: dict, delay: float, window: tup
     errors = [r.error for r in records if r.error]
     return {
         "journeys": len(records), "completed": sum(r.completed for r in records), "errors": len(errors),
+        "gets_retried": sum(r.retried for r in records),
         "error_examples": sorted(set(errors))[:10],
         "study_games_completed": sum(1 for r in records for g in r.games if g.purpose == "study" and g.reason),
         "turns": len(latency),
         "latency_ms": summary(latency), "overhead_ms": summary(overhead), "model_ms": summary(model_s),
         "recorded_after_display_time_ms": summary(late), "transport_ms": summary(transport),
+        "way_in_ms": summary(way_in), "way_out_ms": summary(way_out),
         "study_latency_ms": summary(study_latency), "study_overhead_ms": summary(study_overhead),
         "http_ms": summary(v for values in pages.values() for v in values),
         "http_by_page_ms": {page: summary(values) for page, values in sorted(pages.items())},
@@ -943,7 +995,10 @@ def print_rows(rows: list[dict], mode: str) -> None:
 
 
 def print_resources(row: dict) -> None:
-    mon = row["resources"]
+    mon, m = row["resources"], row["measured"]
+    print(f"  [{row['size']}] transport p50/p95: way in (sent until the server recorded the message) "
+          f"{_r(m['way_in_ms']['p50'])}/{_r(m['way_in_ms']['p95'])} ms, way out (the answer recorded until "
+          f"the client had the state) {_r(m['way_out_ms']['p50'])}/{_r(m['way_out_ms']['p95'])} ms")
     roles = ", ".join(f"{name} {r['cpu_percent']:.0f}% / {r['rss_mb_max']:.0f} MB ({r['most_at_once']})"
                       for name, r in sorted(mon["roles"].items()))
     print(f"  [{row['size']}] CPU (100% = one core) / peak RSS summed over the role's processes (most at once): {roles}; "
@@ -999,7 +1054,7 @@ def main(argv=None) -> int:
             args.out.write_text(json.dumps(result, indent=1, default=str))  # kept if a later run is stopped
             ok = ok and measured["errors"] == 0 and verdict["ok"]
             progress(f"{size}: {measured['completed']}/{measured['journeys']} journeys, {measured['errors']} errors, "
-                     f"{measured['turns']} turns, overhead p95 {_r(measured['overhead_ms']['p95'])} ms, "
+                     f"{measured['gets_retried']} GETs sent again, {measured['turns']} turns, overhead p95 {_r(measured['overhead_ms']['p95'])} ms, "
                      f"peak {live['peak']} games at once, database check {'ok' if verdict['ok'] else 'FAILED'}")
             for problem in verdict["problems"][:5]:
                 print(f"  database: {problem}")

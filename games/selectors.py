@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 
 from games.domain import rules
 from games.domain.game_configs import ContextSpec
-from games.models import Deployment, GameConfig, Interaction, Round, SpeakerIntent, System, Tangram
+from games.models import ContextImage, Deployment, GameConfig, Interaction, Round, SpeakerIntent, System, Tangram
 
 
 def context_spec_of(config: GameConfig) -> ContextSpec:
@@ -59,15 +59,21 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
     from django.utils import timezone
 
     SPEAKER, LISTENER = Interaction.Role.SPEAKER, Interaction.Role.LISTENER
-    interaction = Interaction.objects.select_related("config").get(pk=interaction_id)
+    interaction = Interaction.objects.get(pk=interaction_id)
     role = interaction.role_of(participant_id)
     if role is None:
         raise PermissionError("not a player of this game")
-    rows = list(interaction.config.context_images.select_related("tangram").all())
-    order_key = (lambda r: r.speaker_position) if role == SPEAKER else (lambda r: r.listener_position)
+    # Names and places only: a tangram row also holds its SVG and PNG, which a state never needs (the
+    # page loads each image once by URL), and this runs for every state every player is sent.
+    position = "speaker_position" if role == SPEAKER else "listener_position"
+    rows = list(
+        ContextImage.objects.filter(config_id=interaction.config_id)
+        .order_by(position)
+        .values_list("tangram__name", "is_target")
+    )
     images = [
-        {"id": r.tangram.name, "url": reverse("frontend:tangram-svg", args=[r.tangram.name]), "label": f"Figure {i + 1}"}
-        for i, r in enumerate(sorted(rows, key=order_key))
+        {"id": name, "url": reverse("frontend:tangram-svg", args=[name]), "label": f"Figure {i + 1}"}
+        for i, (name, _) in enumerate(rows)
     ]
     turns = list(interaction.turns.order_by("index").values("index", "utterance", "selection_after"))
     chat = [{"turn": t["index"], "text": t["utterance"]} for t in turns]
@@ -98,7 +104,7 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
         "outcome": None,
     }
     if role == SPEAKER:
-        targets = sorted(r.tangram.name for r in rows if r.is_target)
+        targets = sorted(name for name, is_target in rows if is_target)
         state["targets"] = targets
         # The speaker sees the submitted selection framed green/red while writing the next message.
         show = ended or (phase == "speaker" and interaction.turn_count > 0)
@@ -137,7 +143,9 @@ def open_model_checkpoint_ids() -> list[int]:
 def game_state_of(interaction: Interaction) -> rules.GameState:
     """A game's progression so far: ``GameState`` replayed from its recorded turns (their history
     included). The live engine steps it to decide each turn."""
-    images = list(interaction.config.context_images.values_list("tangram__name", "is_target"))
+    images = list(
+        ContextImage.objects.filter(config_id=interaction.config_id).values_list("tangram__name", "is_target")
+    )
     turns = interaction.turns.order_by("index").values_list("utterance", "selected", "deselected")
     return rules.GameState.replay(
         targets=[name for name, is_target in images if is_target],

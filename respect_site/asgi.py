@@ -1,12 +1,18 @@
 """ASGI entry point: HTTP through Django, websockets through Channels; the game clock starts with
 the server (games/clock.py)."""
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "respect_site.settings")
 # Initialise Django before importing anything that touches models.
 django_asgi_app = get_asgi_application()
+
+from django.conf import settings  # noqa: E402
+
+if settings.WEB_SWITCH_INTERVAL_US:  # web processes only: see the setting
+    sys.setswitchinterval(settings.WEB_SWITCH_INTERVAL_US / 1_000_000)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

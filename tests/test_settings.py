@@ -88,3 +88,18 @@ def test_a_connection_pool_for_postgresql_and_its_conflicts_are_refused():
     assert result.returncode != 0 and "exclude each other" in result.stderr
     result = manage("check", env={"DB_POOL_MAX_SIZE": "-1"})
     assert result.returncode != 0 and "DB_POOL_MAX_SIZE must be >= 0" in result.stderr
+
+
+def test_the_web_processes_switch_interval_comes_from_the_environment():
+    """WEB_SWITCH_INTERVAL_US sets how long a thread of an ASGI web process may hold the interpreter
+    lock (respect_site/asgi.py); unset, Python's own interval stays; a negative value is refused."""
+    code = "import sys; import respect_site.asgi; print(round(sys.getswitchinterval() * 1_000_000))"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "respect_site.settings", "GAME_HEARTBEAT": "0"}
+    env.pop("WEB_SWITCH_INTERVAL_US", None)
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert default.stdout.split() == ["5000"], default.stderr
+    shorter = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**env, "WEB_SWITCH_INTERVAL_US": "500"})
+    assert shorter.stdout.split() == ["500"], shorter.stderr
+    result = manage("check", env={"WEB_SWITCH_INTERVAL_US": "-1"})
+    assert result.returncode != 0 and "WEB_SWITCH_INTERVAL_US=-1 must be 0" in result.stderr

@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from games.domain import rules
-from games.models import Interaction, Round, Turn
+from games.models import Interaction, Round, Tangram, Turn
 
 
 class TransitionError(Exception):
@@ -57,8 +57,14 @@ def _move_interaction(interaction_id: int, to_status: str, **fields) -> Interact
 
 
 @transaction.atomic
-def append_turn(
-    interaction_id: int,
+def append_turn(interaction_id: int, **turn) -> Turn:
+    """Record the next turn of a game in play, after checking it against the rules; ``turn`` are
+    ``append_turn_locked``'s keyword arguments. Locks the game's row for the check and the write."""
+    return append_turn_locked(Interaction.objects.select_for_update().get(pk=interaction_id), **turn)
+
+
+def append_turn_locked(
+    interaction: Interaction,
     *,
     index: int,
     utterance: str,
@@ -68,13 +74,19 @@ def append_turn(
     action_source: str,
     **details,
 ) -> Turn:
-    """Record the next turn of a game in play, after checking it against the rules.
+    """Record the next turn of ``interaction``, a game in play whose row the caller has locked
+    (``select_for_update``) in the transaction it is in, as the live engine does to decide a turn
+    (``append_turn`` locks it itself).
 
     The turn must be the next one, its toggles must be consistent with the stored selection, and
     every image must belong to the game's context. ``details`` are the optional Turn fields (raw
     output, probability, checkpoint, timings).
     """
-    interaction = Interaction.objects.select_for_update().get(pk=interaction_id)
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "append_turn_locked needs the caller's transaction holding the game's row lock"
+        )
+    interaction_id = interaction.pk
     if interaction.status != Interaction.Status.PLAYING:
         raise TurnError(f"interaction {interaction_id} is {interaction.status}, not playing")
     if index != interaction.turn_count:
@@ -87,7 +99,9 @@ def append_turn(
     expected_before = frozenset(_last_selection(interaction))
     if before != expected_before:
         raise TurnError("selection_before does not match the selection after the previous turn")
-    context = set(interaction.config.tangrams.values_list("name", flat=True))
+    context = set(
+        Tangram.objects.filter(context_images__config_id=interaction.config_id).values_list("name", flat=True)
+    )
     try:
         action = rules.Action(deselect=frozenset(deselected), select=frozenset(selected))
         outside = action.toggled - context

@@ -371,7 +371,8 @@ def expire_overdue(now: datetime | None = None) -> int:
 
 def _record_listener_turn(interaction: Interaction, action: ListenerAction, now: datetime) -> None:
     """Decide the turn: step the game (``GameState``) with the pending utterance and the action,
-    record the turn, then end the game or open the speaker's next turn as the state says."""
+    record the turn, then end the game or open the speaker's next turn as the state says.
+    ``interaction`` is the row the caller locked in its transaction."""
     state = selectors.game_state_of(interaction)
     try:
         result = state.submit(rules.Action(select=action.select, deselect=action.deselect),
@@ -379,8 +380,8 @@ def _record_listener_turn(interaction: Interaction, action: ListenerAction, now:
     except rules.RuleError as exc:
         raise lifecycle.TurnError(str(exc)) from None
     utterance_at = interaction.phase_started_at or now
-    lifecycle.append_turn(
-        interaction.pk,
+    lifecycle.append_turn_locked(
+        interaction,
         index=result.turn - 1,
         utterance=interaction.pending_utterance,
         selection_before=result.selection_before,

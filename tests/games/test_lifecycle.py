@@ -1,4 +1,5 @@
 import pytest
+from django.db import transaction
 
 from games.models import GameConfig, Interaction, Round
 from games.selectors import get_context_spec
@@ -6,6 +7,7 @@ from games.services.lifecycle import (
     TransitionError,
     TurnError,
     append_turn,
+    append_turn_locked,
     end_interaction,
     start_interaction,
     transition_round,
@@ -63,19 +65,39 @@ def test_interaction_lifecycle(game):
         end_interaction(interaction.pk, "success")
 
 
-def test_append_turn_records_consistent_turns(game):
+def _append_to_locked_row(interaction_id, **fields):
+    """What the live engine does: lock the game's row in its own transaction, then record the turn."""
+    with transaction.atomic():
+        return append_turn_locked(Interaction.objects.select_for_update().get(pk=interaction_id), **fields)
+
+
+RECORDERS = [pytest.param(append_turn, id="append_turn"), pytest.param(_append_to_locked_row, id="locked")]
+
+
+@pytest.mark.parametrize("append", RECORDERS)
+def test_append_turn_records_consistent_turns(game, append):
     interaction, spec = game
     a, b, c = spec.images[:3]
-    first = append_turn(interaction.pk, index=0, utterance="the bird", selection_before=[],
-                        selected=[b, a], deselected=[], action_source="human", listener_seconds=3.5)
+    first = append(interaction.pk, index=0, utterance="the bird", selection_before=[],
+                   selected=[b, a], deselected=[], action_source="human", listener_seconds=3.5)
     assert first.selection_after == sorted([a, b])
-    second = append_turn(interaction.pk, index=1, utterance="no, not that one", selection_before=[a, b],
-                         selected=[c], deselected=[b], action_source="human")
+    second = append(interaction.pk, index=1, utterance="no, not that one", selection_before=[a, b],
+                    selected=[c], deselected=[b], action_source="human")
     assert second.selection_after == sorted([a, c])
     assert Interaction.objects.get(pk=interaction.pk).turn_count == 2
 
 
-def test_append_turn_refuses_bad_turns_and_writes_nothing(game):
+@pytest.mark.django_db(transaction=True)
+def test_append_turn_locked_refuses_to_run_outside_a_transaction(game):
+    interaction, spec = game
+    with pytest.raises(transaction.TransactionManagementError, match="transaction"):
+        append_turn_locked(interaction, index=0, utterance="x", selection_before=[], selected=[spec.images[0]],
+                           deselected=[], action_source="human")
+    assert interaction.turns.count() == 0
+
+
+@pytest.mark.parametrize("append", RECORDERS)
+def test_append_turn_refuses_bad_turns_and_writes_nothing(game, append):
     interaction, spec = game
     a, b = spec.images[:2]
     outsider = "not-in-context"
@@ -88,10 +110,10 @@ def test_append_turn_refuses_bad_turns_and_writes_nothing(game):
     ]
     for call in bad_calls:
         with pytest.raises(TurnError):
-            append_turn(interaction.pk, utterance="x", action_source="human", **call)
+            append(interaction.pk, utterance="x", action_source="human", **call)
     with pytest.raises(TurnError):
-        append_turn(interaction.pk, index=0, utterance="   ", selection_before=[], selected=[a], deselected=[],
-                     action_source="human")
+        append(interaction.pk, index=0, utterance="   ", selection_before=[], selected=[a], deselected=[],
+               action_source="human")
     assert interaction.turns.count() == 0
     assert Interaction.objects.get(pk=interaction.pk).turn_count == 0
 

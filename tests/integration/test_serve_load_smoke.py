@@ -52,6 +52,10 @@ def test_three_participants_play_through_the_whole_journey_without_errors(tmp_pa
     # Every turn was answered no sooner than the configured display delay, and timed by the model.
     assert measured["latency_ms"]["n"] == measured["turns"] and measured["latency_ms"]["p50"] >= 300
     assert measured["model_ms"]["n"] == measured["turns"]
+    # Transport split by wall clock (clients and servers share the host): the message's way in until the
+    # server recorded it, and the way out from the recorded answer to the client's state, for every turn.
+    assert measured["way_in_ms"]["n"] == measured["way_out_ms"]["n"] == measured["turns"]
+    assert measured["way_in_ms"]["p50"] >= 0 and measured["way_out_ms"]["p50"] >= 0
     roles = run["resources"]["roles"]
     assert roles["web worker"]["most_at_once"] >= 2 and roles["inference"]["processes"] >= 1 and "clock" in roles
     assert "games" in completed.stdout and "OK" in completed.stdout
@@ -126,3 +130,82 @@ def test_the_redis_channel_layer_serves_hundreds_of_operations_at_once():
         await layer.flush()
 
     asyncio.run(at_once())
+
+
+def _bench_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_load", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("serve_load", module)  # its dataclasses look their module up there
+    spec.loader.exec_module(sys.modules["serve_load"])
+    return sys.modules["serve_load"]
+
+
+def test_turn_times_are_placed_from_the_game_start_and_split_the_transport():
+    """The server's times of each message and answer come from the game's start and the stored
+    speaker/listener seconds; way in + recorded listener time + way out is the client's latency."""
+    from datetime import datetime, timezone
+
+    bench = _bench_module()
+    start = datetime(2026, 12, 4, 3, 0, 0, tzinfo=timezone.utc)
+    t0 = start.timestamp()
+    # (game, index, message, model seconds, listener seconds, speaker seconds), in no particular order
+    turns = [(7, 1, "b", 0.02, 2.1, 9.0), (7, 0, "a", 0.03, 2.0, 10.0), (8, 0, "c", 0.01, None, 1.0)]
+    times = bench.server_times({7: start, 8: start}, turns)
+    assert times[7, 0] == pytest.approx((t0 + 10.0, t0 + 12.0))
+    assert times[7, 1] == pytest.approx((t0 + 21.0, t0 + 23.1))
+    assert (8, 0) not in times  # a turn without its timings cannot be placed
+
+    game = bench.GameRecord(7, "study", sent={0: "a"}, sent_wall={0: t0 + 9.99})
+    game.latencies.append([0, 2.05, 0.0, t0 + 12.04])
+    record = bench.JourneyRecord("W1", games=[game], completed=True)
+    measured = bench.measure([record], {(7, 0): (0.03, 2.0, *times[7, 0])}, delay=2.0)
+    assert measured["way_in_ms"]["p50"] == pytest.approx(10, abs=0.01)
+    assert measured["way_out_ms"]["p50"] == pytest.approx(40, abs=0.01)
+    assert measured["transport_ms"]["p50"] == pytest.approx(50, abs=0.01)
+
+
+class _Headers(dict):
+    def get_list(self, name):
+        return []
+
+
+class _Response:
+    status_code, text, headers = 200, "fine", _Headers()
+
+
+class _FlakyClient:
+    """Fails the first ``failures`` requests with an error of the given name, then answers."""
+
+    def __init__(self, failures: int, error_name: str):
+        self.failures, self.calls, self.cookies = failures, [], {}
+        self.error = type(error_name, (Exception,), {})
+
+    async def request(self, method, url, **kwargs):
+        self.calls.append(method)
+        if len(self.calls) <= self.failures:
+            raise self.error("closed")
+        return _Response()
+
+
+def test_a_get_that_met_a_closing_connection_is_sent_again_and_counted():
+    """Like a browser, the client sends a GET again when the server closed the kept-alive connection
+    under it; a POST is never sent twice, nor a GET that failed otherwise (each an error)."""
+    import asyncio
+    import random
+
+    bench = _bench_module()
+
+    def person():
+        return bench.Participant("http://127.0.0.1:1", "W1", rng=random.Random(0), typing=(0, 0),
+                                 fetch_images=False, live={})
+
+    browser, client = person(), _FlakyClient(1, "ReadError")
+    assert asyncio.run(browser.request(client, "GET", "/play/")) == ("/play/", "fine")
+    assert client.calls == ["GET", "GET"] and browser.record.retried == 1
+    for method, error in (("POST", "ReadError"), ("GET", "ConnectTimeout")):
+        browser, client = person(), _FlakyClient(1, error)
+        with pytest.raises(bench.ClientError, match=error):
+            asyncio.run(browser.request(client, method, "/play/consent/"))
+        assert client.calls == [method] and browser.record.retried == 0
