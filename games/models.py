@@ -573,10 +573,10 @@ class Turn(models.Model):
 
     ActionSource = TurnActionSource
 
-    PROBABILITY_FALLBACK = -1.0
-    PROBABILITY_ERROR = -2.0
-    PROBABILITY_NOT_COMPUTED = -3.0  # e.g. grammar-constrained decoding
-    PROBABILITY_SENTINELS = (PROBABILITY_FALLBACK, PROBABILITY_ERROR, PROBABILITY_NOT_COMPUTED)
+    PROBABILITY_FALLBACK = rules.PROBABILITY_FALLBACK
+    PROBABILITY_ERROR = rules.PROBABILITY_ERROR
+    PROBABILITY_NOT_COMPUTED = rules.PROBABILITY_NOT_COMPUTED
+    PROBABILITY_SENTINELS = rules.PROBABILITY_SENTINELS
 
     interaction = models.ForeignKey(Interaction, on_delete=models.PROTECT, related_name="turns")
     index = models.PositiveSmallIntegerField(help_text="0-based turn number.")
@@ -607,7 +607,7 @@ class Turn(models.Model):
             models.CheckConstraint(
                 condition=Q(action_probability__isnull=True)
                 | Q(action_probability__gte=0, action_probability__lte=1)
-                | Q(action_probability__in=[-1.0, -2.0, -3.0]),
+                | Q(action_probability__in=list(rules.PROBABILITY_SENTINELS)),
                 name="turn_probability_valid",
             ),
             models.CheckConstraint(

@@ -115,13 +115,10 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
         )
     else:
         state["selection"] = interaction.live_selection if phase == "listener" else committed
-    # When a bot listener's answer is due to be shown (its minimum display delay after the message):
-    # the speaker's socket delivers a held answer itself at that moment (games.consumers).
-    state["bot_answer_in"] = None
-    bot_phase = phase == "listener" and not ended and interaction.listener_kind != "human"
-    if bot_phase and timing.bot_min_delay_seconds > 0 and interaction.phase_started_at is not None:
-        due = interaction.phase_started_at + timedelta(seconds=timing.bot_min_delay_seconds)
-        state["bot_answer_in"] = max(0.0, (due - timezone.now()).total_seconds())
+    # When a bot listener's answer is due to be shown: the speaker's socket delivers a held answer
+    # itself at that moment (games.consumers).
+    due = bot_answer_shown_at(interaction)
+    state["bot_answer_in"] = None if due is None else max(0.0, (due - timezone.now()).total_seconds())
     if ended:
         state["outcome"] = {
             "success": interaction.succeeded,
@@ -129,6 +126,21 @@ def game_state_for(interaction_id: int, participant_id: int | None) -> dict:
             "next_url": reverse("play:instructions") if interaction.purpose == "practice" else reverse("play:survey"),
         }
     return state
+
+
+def bot_answer_shown_at(interaction: Interaction) -> datetime | None:
+    """When a bot listener's answer to the pending message may be shown: the message's time plus the
+    game's minimum display delay (``bot_min_delay_seconds``), so that a model's turn does not feel
+    instantaneous. None outside a bot's turn or with no delay."""
+    delay = interaction.study_settings.timing.bot_min_delay_seconds
+    bot_turn_open = (
+        interaction.status == Interaction.Status.PLAYING
+        and interaction.phase == Interaction.Phase.LISTENER
+        and interaction.listener_kind != "human"
+    )
+    if not bot_turn_open or delay <= 0 or interaction.phase_started_at is None:
+        return None
+    return interaction.phase_started_at + timedelta(seconds=delay)
 
 
 def open_model_checkpoint_ids() -> list[int]:
@@ -165,8 +177,7 @@ class BotTurn:
     utterance: str  # the speaker's message of this turn
     listener_kind: str
     checkpoint_id: int | None
-    utterance_sent_at: datetime | None
-    min_delay_seconds: float
+    show_at: datetime | None  # when its answer may be shown (``bot_answer_shown_at``)
     system_hyperparameters: dict | None  # the deployed system's (None outside rounds)
 
 
@@ -183,8 +194,7 @@ def bot_turn(interaction_id: int) -> BotTurn:
         utterance=interaction.pending_utterance,
         listener_kind=interaction.listener_kind,
         checkpoint_id=interaction.checkpoint_id,
-        utterance_sent_at=interaction.phase_started_at,
-        min_delay_seconds=interaction.study_settings.timing.bot_min_delay_seconds,
+        show_at=bot_answer_shown_at(interaction),
         system_hyperparameters=(
             interaction.deployment.system.hyperparameters if interaction.deployment_id is not None else None
         ),

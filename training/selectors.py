@@ -30,8 +30,7 @@ def bot_request(interaction_id: int, turn: int) -> ActRequest:
         targets=view.targets if view.listener_kind == "oracle" else None,
         listener_kind=view.listener_kind,
         checkpoint_id=view.checkpoint_id,
-        utterance_sent_at=view.utterance_sent_at,
-        min_delay_seconds=view.min_delay_seconds,
+        show_at=view.show_at,
         decoding=decoding_from_hyperparameters(hyperparameters) if hyperparameters is not None else DecodingSettings(),
     )
 

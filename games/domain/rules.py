@@ -28,6 +28,12 @@ OUTCOME_SUCCESS = "success"
 OUTCOME_TURN_LIMIT = "turn_limit"
 OUTCOMES = (OUTCOME_SUCCESS, OUTCOME_TURN_LIMIT)
 
+# A recorded listener action's probability is in [0, 1] or one of these (Turn.action_probability).
+PROBABILITY_FALLBACK = -1.0  # the fallback action, recorded when no answer came
+PROBABILITY_ERROR = -2.0  # the policy failed: the fallback action, recorded as an error
+PROBABILITY_NOT_COMPUTED = -3.0  # e.g. grammar-constrained decoding
+PROBABILITY_SENTINELS = (PROBABILITY_FALLBACK, PROBABILITY_ERROR, PROBABILITY_NOT_COMPUTED)
+
 SOURCE_OK = "ok"
 SOURCE_CLEANED = "cleaned"
 SOURCE_FALLBACK = "fallback"

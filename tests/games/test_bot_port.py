@@ -1,5 +1,7 @@
 """The games app's bot port (games.bots): games asks whoever ``settings.BOT_BACKEND`` names, and the
 live engine decides every turn by stepping the one game progression (``GameState``)."""
+from datetime import timedelta
+
 import pytest
 
 from games import selectors
@@ -34,7 +36,7 @@ def test_a_bot_game_asks_the_backend_once_the_message_is_committed(held_bots, dj
         assert held_bots == []
     assert held_bots == [(game.pk, 0, 1)]
     # A human game never asks.
-    human = start("human")
+    human = start("human", settings={"timing": {"bot_min_delay_seconds": 1.5}})
     with django_capture_on_commit_callbacks(execute=True):
         play.submit_utterance(human.pk, human.speaker_id, 0, "the bird")
     assert held_bots == [(game.pk, 0, 1)]
@@ -85,4 +87,21 @@ def test_what_a_bot_is_told_about_its_turn(held_bots):
     assert (view.state.turn, view.state.selection, view.utterance) == (1, first, "yes, and the boat")
     assert [p.utterance for p in view.state.history] == ["the bird"]
     assert view.targets == frozenset(targets_of(game)) and len(view.listener_order) == 10
-    assert view.system_hyperparameters is None and view.min_delay_seconds == 0
+    assert view.system_hyperparameters is None and view.show_at is None  # play_support's games: no delay
+
+
+def test_a_bots_answer_is_due_the_display_delay_after_the_message_and_only_in_its_turn(held_bots):
+    game = start("oracle", settings={"timing": {"bot_min_delay_seconds": 1.5}})
+    assert selectors.bot_answer_shown_at(game) is None  # the speaker's turn
+    play.submit_utterance(game.pk, game.speaker_id, 0, "the bird")
+    game = fresh(game)
+    due = game.phase_started_at + timedelta(seconds=1.5)
+    assert selectors.bot_answer_shown_at(game) == due == selectors.bot_turn(game.pk).show_at
+    state = selectors.game_state_for(game.pk, game.speaker_id)
+    assert 0 < state["bot_answer_in"] <= 1.5
+    play.apply_listener_action(game.pk, 0, ListenerAction(select=frozenset(targets_of(game)), deselect=frozenset(),
+                                                         source="baseline"))
+    assert selectors.bot_answer_shown_at(fresh(game)) is None  # decided: nothing is due
+    human = start("human", settings={"timing": {"bot_min_delay_seconds": 1.5}})
+    play.submit_utterance(human.pk, human.speaker_id, 0, "the bird")
+    assert selectors.bot_answer_shown_at(fresh(human)) is None  # a person listens

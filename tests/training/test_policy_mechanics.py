@@ -6,13 +6,11 @@ import threading
 
 import pytest
 
-from games.domain.rules import RuleError
+from games.domain.rules import PROBABILITY_ERROR, RuleError
 from training.policies.adapters import PolicyLoadError
 from training.policies.base import ActRequest, ActResult, check_temperature
 from training.policies.caches import LRUCache
-from training.policies.common import (
-    PROBABILITY_ERROR, DecodedImages, ImageError, act_each,
-)
+from training.policies.common import DecodedImages, ImageError, act_each
 from training.policies.loading import (
     SharedBases, check_output_folder, folder_model_type, load_checked_weights, staged_folder,
 )

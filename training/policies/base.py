@@ -84,8 +84,7 @@ class ActRequest:
     targets: frozenset[str] | None = None  # only ever filled in for the oracle baseline
     listener_kind: str = "model"
     checkpoint_id: int | None = None
-    utterance_sent_at: datetime | None = None
-    min_delay_seconds: float = 0.0
+    show_at: datetime | None = None  # a bot game's: its answer is not shown before then (display delay)
     decoding: DecodingSettings = DecodingSettings()  # the system's settings; model backends honour them
 
     @classmethod

@@ -9,16 +9,12 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from games.domain.rules import RuleError
+from games.domain.rules import PROBABILITY_ERROR, RuleError
 from training.policies.base import ActRequest, ActResult
 from training.policies.caches import LRUCache
 
 log = logging.getLogger(__name__)
 
-# Turn.action_probability sentinels (games.models.Turn; repeated here to keep the policies Django-free).
-PROBABILITY_FALLBACK = -1.0
-PROBABILITY_ERROR = -2.0
-PROBABILITY_NOT_COMPUTED = -3.0
 SOURCE_ERROR = "error"
 
 # Where a policy gets tangram images: ``source(names) -> {name: png bytes}``, missing names absent

@@ -24,14 +24,12 @@ from transformers import LogitsProcessor
 
 from games.domain.action_grammar import grammar_complete, grammar_prefix_ok
 from games.domain.rules import (
-    LETTERS, SOURCE_CLEANED, SOURCE_FALLBACK, SOURCE_OK, Action, Lettering, parse_model_output,
+    LETTERS, PROBABILITY_ERROR, PROBABILITY_FALLBACK, PROBABILITY_NOT_COMPUTED, SOURCE_CLEANED, SOURCE_FALLBACK,
+    SOURCE_OK, Action, Lettering, parse_model_output,
 )
 from training.policies.base import ActRequest, ActResult, DecodingSettings, ScoreExample, TrainTerms, check_temperature
 from training.policies.caches import LRUCache
-from training.policies.common import (
-    PROBABILITY_ERROR, PROBABILITY_FALLBACK, PROBABILITY_NOT_COMPUTED, DecodedImages, ImageSource, act_each,
-    attach_adapter,
-)
+from training.policies.common import DecodedImages, ImageSource, act_each, attach_adapter
 from training.policies.hf_base import ActionVocabulary, HFBase, completion_ids
 from training.policies.prompts import request_messages
 

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -112,12 +112,12 @@ def run_bot_turn(
             return False
         action = fallback_action(interaction, Turn.ActionSource.ERROR)
         action = ListenerAction(**{**action.__dict__, "latency_seconds": time.monotonic() - started})
-    # Keep model turns from feeling instantaneous: not before min_delay after the message.
-    if request is not None and request.utterance_sent_at is not None and request.min_delay_seconds > 0:
-        remaining = request.min_delay_seconds - (timezone.now() - request.utterance_sent_at).total_seconds()
+    # Not shown before the game's display time (games.selectors.bot_answer_shown_at).
+    if request is not None and request.show_at is not None:
+        show_at = request.show_at
+        remaining = (show_at - timezone.now()).total_seconds()
         if remaining > 0:
             if not block:
-                show_at = request.utterance_sent_at + timedelta(seconds=request.min_delay_seconds)
                 if not hold_listener_action(interaction_id, turn, action, show_at):
                     return False  # the turn was decided meanwhile, or an answer is already held
                 # The speaker's socket shows it at show_at; this timer is the backup where none did.
