@@ -12,9 +12,8 @@ The bench starts and stops everything itself:
 * ``uvicorn --workers N`` (several ASGI processes behind one port), a Celery ``inference`` worker
   (threads, the micro-batcher) and ``manage.py game_clock``, with ``BOT_DISPATCH=celery``,
   ``GAME_CLOCK_IN_PROCESS=0``, ``PARTICIPANT_ENTRY_LIMIT=0`` (the entry throttle would refuse a load
-  test from one address), ``GAME_DB_ONE_THREAD=0``, ``DB_POOL_MAX_SIZE=16`` and
-  ``WEB_SWITCH_INTERVAL_US=500`` (the production settings for live games on PostgreSQL; ``--env``
-  overrides any of them).
+  test from one address), ``GAME_DB_ONE_THREAD=0`` and ``DB_POOL_MAX_SIZE=16`` (the production settings
+  for live games on PostgreSQL; ``--env`` overrides any of them, e.g. ``WEB_SWITCH_INTERVAL_US=500``).
 
 The clients are independent of the project (no project imports: ``httpx2`` for pages, ``websockets``
 for the game socket). Each participant opens an entry link, consents, plays the practice game (as the
@@ -222,11 +221,9 @@ class Topology:
             GAME_CLOCK_IN_PROCESS="0",
             PARTICIPANT_ENTRY_LIMIT="0",
             # The production settings for live games on PostgreSQL: consumers' database calls in
-            # parallel on a thread pool, sharing a bounded connection pool per process, and a short
-            # interpreter switch interval in the web processes.
+            # parallel on a thread pool, sharing a bounded connection pool per process.
             GAME_DB_ONE_THREAD="0",
             DB_POOL_MAX_SIZE="16",
-            WEB_SWITCH_INTERVAL_US="500",
             LOG_LEVEL="WARNING",
             RESPECT_VAR_DIR=str(args.work_dir / "var"),
             PYTHONUNBUFFERED="1",

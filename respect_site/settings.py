@@ -165,8 +165,9 @@ GAME_DB_ONE_THREAD = env_bool("GAME_DB_ONE_THREAD", True)
 # How long a thread of a web process may hold Python's interpreter lock while another waits for it
 # (sys.setswitchinterval), in microseconds; 0 keeps Python's 5,000. A thread coming back from a
 # database round trip or a socket read waits for the lock behind threads that compute (views rendering
-# pages): a live turn's ten-odd round trips then wait that long each, often more than once. The load
-# bench runs with 500 (docs/benchmarks.md, fix 8); respect_site/asgi.py applies it.
+# pages): a live turn's ten-odd round trips then wait that long each, often more than once. Shorter
+# intervals shorten that wait (bench/switch_interval.py); a gain over a whole load run is not shown
+# (docs/benchmarks.md, fix 8), so the default stays Python's. respect_site/asgi.py applies it.
 WEB_SWITCH_INTERVAL_US = env_int("WEB_SWITCH_INTERVAL_US", 0)
 if WEB_SWITCH_INTERVAL_US < 0:
     raise ImproperlyConfigured(f"WEB_SWITCH_INTERVAL_US={WEB_SWITCH_INTERVAL_US} must be 0 (Python's default) or more")
