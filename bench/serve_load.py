@@ -71,6 +71,7 @@ GAME_PATH = re.compile(r"/play/game/(\d+)/")
 SYSTEM = "BENCH"
 MAX_GET_RETRIES = 3  # per participant; more is a server failing, not a keep-alive race
 MIN_FRAME_GAP = 0.15  # seconds between a client's frames: under the site's GAME_FRAME_RATE_LIMIT (8/s)
+LAG_PROBE_SECONDS = 0.05  # how often the client checks how late its own event loop runs
 
 
 class BenchError(RuntimeError):
@@ -748,10 +749,21 @@ class Participant:
 # --------------------------------------------------------------------------------------------- runs
 
 
-async def _until_done(coroutines, people: list, timeout: float) -> None:
+async def _watch_loop_lag(lags: list) -> None:
+    """How late the client's own event loop wakes up: the clients share the machine with the site, and
+    a turn's latency includes the time its state waits in this loop."""
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(LAG_PROBE_SECONDS)
+        lags.append(time.monotonic() - before - LAG_PROBE_SECONDS)
+
+
+async def _until_done(coroutines, people: list, timeout: float, live: dict) -> None:
     """Run the participants; any still going after ``timeout`` seconds are stopped and count as errors."""
+    watcher = asyncio.ensure_future(_watch_loop_lag(live["loop_lag"]))
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     _, pending = await asyncio.wait(tasks, timeout=timeout)
+    watcher.cancel()
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -772,7 +784,7 @@ async def paced_run(base: str, count: int, args, tag: str, live: dict) -> list[J
         person.record.started = time.monotonic()
         await person.run()
 
-    await _until_done([one(i, p) for i, p in enumerate(people)], people, args.run_timeout)
+    await _until_done([one(i, p) for i, p in enumerate(people)], people, args.run_timeout, live)
     return [p.record for p in people]
 
 
@@ -794,7 +806,7 @@ async def unpaced_level(base: str, slots: int, args, tag: str, live: dict) -> tu
             await person.run()
             i += 1
 
-    await _until_done([slot(s) for s in range(slots)], people, args.step_seconds + args.run_timeout)
+    await _until_done([slot(s) for s in range(slots)], people, args.step_seconds + args.run_timeout, live)
     return [p.record for p in people], started, stop_at
 
 
@@ -996,6 +1008,10 @@ def print_resources(row: dict) -> None:
     print(f"  [{row['size']}] transport p50/p95: way in (sent until the server recorded the message) "
           f"{_r(m['way_in_ms']['p50'])}/{_r(m['way_in_ms']['p95'])} ms, way out (the answer recorded until "
           f"the client had the state) {_r(m['way_out_ms']['p50'])}/{_r(m['way_out_ms']['p95'])} ms")
+    lag = row.get("client_loop_lag_ms") or {}
+    if lag.get("n"):
+        print(f"  [{row['size']}] the client's own event loop woke late (part of every latency above) p50/p95/p99/max "
+              f"{_r(lag['p50'])}/{_r(lag['p95'])}/{_r(lag['p99'])}/{_r(lag['max'])} ms")
     roles = ", ".join(f"{name} {r['cpu_percent']:.0f}% / {r['rss_mb_max']:.0f} MB ({r['most_at_once']})"
                       for name, r in sorted(mon["roles"].items()))
     print(f"  [{row['size']}] CPU (100% = one core) / peak RSS summed over the role's processes (most at once): {roles}; "
@@ -1031,6 +1047,7 @@ def main(argv=None) -> int:
             tag = f"{os.getpid() % 10000}r{n}"
             since = topology.database_now()
             live["peak"] = live["now"] = 0
+            live["loop_lag"] = []
             progress(f"{args.mode} run: {size} {'participants' if args.mode == 'paced' else 'slots'} ...")
             with monitor:
                 if args.mode == "paced":
@@ -1045,7 +1062,8 @@ def main(argv=None) -> int:
             span = (window[1] - window[0]) if window else max(r.ended for r in records) - min(r.started for r in records)
             row = {"size": size, "measured": measured, "verified": verdict, "resources": monitor.report(),
                    "turns_per_second": round(measured["turns"] / span, 2), "seconds": round(span, 1),
-                   "peak_concurrent_games": live["peak"]}
+                   "peak_concurrent_games": live["peak"],
+                   "client_loop_lag_ms": summary([1000 * lag for lag in live["loop_lag"]])}
             result["runs"].append(row)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=1, default=str))  # kept if a later run is stopped
@@ -1086,7 +1104,7 @@ def main(argv=None) -> int:
     args.out.write_text(json.dumps(result, indent=1, default=str))
     print()
     print(f"serve_load {args.mode}: {args.web_workers} web workers, display delay {args.display_delay:g} s, "
-          f"{os.cpu_count()} cores, {result['date']}")
+          f"{f'ramp {args.ramp:g} s, ' if args.mode == 'paced' else ''}{os.cpu_count()} cores, {result['date']}")
     print_rows(result["runs"], args.mode)
     for row in result["runs"]:
         print_resources(row)

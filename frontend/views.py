@@ -1,11 +1,12 @@
 """Thin views: read through selectors, render."""
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from frontend.tangram_images import IMAGE_KINDS, MAX_AGE_SECONDS, entity_tag, image_bytes
 from games.models import Split, Tangram
 from games.selectors import library_overview
 
@@ -32,19 +33,28 @@ def tangram_gallery(request):
 
 
 # Figures never change once stored (names are never reused for other polygons), so browsers and
-# proxies may cache them for a long time.
+# proxies may cache them for a long time. In the ASGI server these URLs are answered before Django by
+# frontend.tangram_images.TangramImages (same bytes and headers); these views serve the rest.
+def _tangram_image(name: str, url_name: str) -> HttpResponse:
+    field, content_type = IMAGE_KINDS[url_name]
+    content = image_bytes(name, field)
+    if content is None:
+        raise Http404("No such tangram.")
+    response = HttpResponse(content, content_type=content_type)
+    response["ETag"] = entity_tag(content)
+    return response
+
+
 @require_GET
-@cache_control(public=True, max_age=86400)
+@cache_control(public=True, max_age=MAX_AGE_SECONDS)
 def tangram_svg(request, name: str):
-    tangram = get_object_or_404(Tangram.objects.only("svg"), name=name)
-    return HttpResponse(tangram.svg, content_type="image/svg+xml")
+    return _tangram_image(name, "tangram-svg")
 
 
 @require_GET
-@cache_control(public=True, max_age=86400)
+@cache_control(public=True, max_age=MAX_AGE_SECONDS)
 def tangram_png(request, name: str):
-    tangram = get_object_or_404(Tangram.objects.only("png"), name=name)
-    return HttpResponse(bytes(tangram.png), content_type="image/png")
+    return _tangram_image(name, "tangram-png")
 
 
 @require_GET

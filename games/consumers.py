@@ -53,9 +53,10 @@ def _deeper_than(value, limit: int) -> bool:
     return False
 
 
-def _db(function):
+def database_call(function):
     """``function`` run off the event loop with Django's connection handling, on the process's one
-    database thread or, with ``GAME_DB_ONE_THREAD`` off, on a thread pool (see settings)."""
+    database thread or, with ``GAME_DB_ONE_THREAD`` off, on a thread pool (see settings). The web
+    process's other event-loop code (frontend.tangram_images) reads the database through it too."""
     return database_sync_to_async(function, thread_sensitive=settings.GAME_DB_ONE_THREAD)
 
 
@@ -75,7 +76,7 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.window_frames = 0
         self.told_to_slow_down = False  # the one error frame per window for refused frames
         self.closing = False
-        self.participant_id, self.role = await _db(journey.seat_of)(
+        self.participant_id, self.role = await database_call(journey.seat_of)(
             self.scope.get("session"), self.interaction_id
         )
         if self.role is None:
@@ -124,7 +125,7 @@ class GameConsumer(AsyncWebsocketConsumer):
             await self.send_state()
             return
         try:
-            await _db(self._move)(kind, frame)
+            await database_call(self._move)(kind, frame)
         except play.PlayError as error:
             await self.send_error(error.code, error.message)
             if error.code in {"stale_turn", "not_your_turn", "game_over", "too_late"}:
@@ -208,7 +209,7 @@ class GameConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_REPLACED)
 
     async def send_state(self):
-        await self._send_state_frame(await _db(game_state_for)(self.interaction_id, self.participant_id))
+        await self._send_state_frame(await database_call(game_state_for)(self.interaction_id, self.participant_id))
 
     async def _send_state_frame(self, state: dict):
         if await self.send_frame({"type": "state", "state": state}):
@@ -272,7 +273,7 @@ class GameConsumer(AsyncWebsocketConsumer):
             return
         self.delivering, self.missed_version = True, -1.0
         try:
-            state = await _db(self._deliver_held_answer)()
+            state = await database_call(self._deliver_held_answer)()
             if state is not None:
                 await self._send_state_frame(state)
         except Exception:  # the stored answer stays for the backups; the socket goes on
@@ -292,7 +293,7 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def _deadline(self, generation: int, polls: int = 0):
         if generation != self.timer_generation:
             return
-        moved = await _db(play.enforce_deadline)(self.interaction_id)
+        moved = await database_call(play.enforce_deadline)(self.interaction_id)
         if moved is None and polls < 12 and generation == self.timer_generation:
             # Inside the idle grace period, or another process is acting: look again shortly.
             loop = asyncio.get_running_loop()

@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels; the game clock starts with
-the server (games/clock.py)."""
+"""ASGI entry point: HTTP through Django (tangram images answered before it, from memory:
+frontend/tangram_images.py), websockets through Channels; the game clock starts with the server
+(games/clock.py)."""
 import os
 import sys
 
@@ -17,14 +18,17 @@ if settings.WEB_SWITCH_INTERVAL_US:  # web processes only: see the setting
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from frontend.tangram_images import TangramImages  # noqa: E402
 from games.clock import ServerClock, start_with_daphne  # noqa: E402
+from games.consumers import database_call  # noqa: E402
 from respect_site.origin import SameOriginValidator  # noqa: E402
 from respect_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ServerClock(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            # Tangram images from memory on the event loop, everything else through Django.
+            "http": TangramImages(django_asgi_app, database_call),
             "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )

@@ -56,6 +56,7 @@ def test_three_participants_play_through_the_whole_journey_without_errors(tmp_pa
     # server recorded it, and the way out from the recorded answer to the client's state, for every turn.
     assert measured["way_in_ms"]["n"] == measured["way_out_ms"]["n"] == measured["turns"]
     assert measured["way_in_ms"]["p50"] >= 0 and measured["way_out_ms"]["p50"] >= 0
+    assert run["client_loop_lag_ms"]["n"] > 0  # how late the client's own loop ran, sampled through the run
     roles = run["resources"]["roles"]
     assert roles["web worker"]["most_at_once"] >= 2 and roles["inference"]["processes"] >= 1 and "clock" in roles
     assert "games" in completed.stdout and "OK" in completed.stdout
@@ -209,3 +210,22 @@ def test_a_get_that_met_a_closing_connection_is_sent_again_and_counted():
         with pytest.raises(bench.ClientError, match=error):
             asyncio.run(browser.request(client, method, "/play/consent/"))
         assert client.calls == [method] and browser.record.retried == 0
+
+
+def test_the_client_reports_how_late_its_own_event_loop_ran():
+    """A client loop held up (here 0.3 s by a blocking call) delays every state it receives: the run
+    reports it, so that a latency the client caused is not taken for the site's."""
+    import asyncio
+    import time
+
+    bench = _bench_module()
+
+    async def blocks_the_loop():
+        await asyncio.sleep(0.12)
+        time.sleep(0.3)
+        await asyncio.sleep(0.2)  # the participants play on: the watcher wakes, late
+
+    live = {"loop_lag": []}
+    asyncio.run(bench._until_done([blocks_the_loop()], [], timeout=5, live=live))
+    assert max(live["loop_lag"]) >= 0.25
+    assert min(live["loop_lag"]) < 0.2
