@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 
 from django.urls import Resolver404, resolve, reverse
+from django.utils.http import parse_etags
 
 from games.models import Tangram
 
@@ -39,13 +40,9 @@ def entity_tag(content: bytes) -> str:
     return '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
 
 
-def _header_tags(value: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in value.split(",")}
-
-
 def not_modified(if_none_match: str, etag: str) -> bool:
-    """Whether a request's If-None-Match names ``etag`` (or is ``*``)."""
-    tags = _header_tags(if_none_match)
+    """Whether a request's If-None-Match names ``etag`` (or is ``*``), compared weakly as RFC 9110 says."""
+    tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
     return "*" in tags or etag in tags
 
 
