@@ -59,6 +59,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,6 +72,8 @@ GAME_PATH = re.compile(r"/play/game/(\d+)/")
 SYSTEM = "BENCH"
 MAX_GET_RETRIES = 3  # per participant; more is a server failing, not a keep-alive race
 MIN_FRAME_GAP = 0.15  # seconds between a client's frames: under the site's GAME_FRAME_RATE_LIMIT (8/s)
+START_SECONDS = 180  # the servers (web workers, inference worker, /healthz) must be up within this
+PING_SECONDS = 30  # one `celery inspect ping` of the inference worker (it waits 2 s for the answer)
 LAG_PROBE_SECONDS = 0.05  # how often the client checks how late its own event loop runs
 
 
@@ -316,37 +319,50 @@ class Topology:
                                   self.worker_name, "--pool", "threads", "--concurrency",
                                   str(self.args.inference_threads), "--purge", "--without-gossip", "--without-mingle"])
         self._spawn("clock", [PY, "manage.py", "game_clock"])
-        deadline = time.monotonic() + 180
-        web_ready = worker_ready = False
-        while not (web_ready and worker_ready):
+        began = time.monotonic()
+        deadline = began + START_SECONDS
+        web_started, ping = 0, "not asked yet (asked once the web workers are up)"
+        while web_started < self.args.web_workers or ping != "pong":
             for name, process in self.processes.items():
                 if process.poll() is not None:
                     tail = (self.logs / f"{name}.log").read_text()[-600:].strip().splitlines()
                     raise BenchError(f"{name} exited ({process.returncode}): {tail[-1] if tail else 'no output'}")
             if time.monotonic() > deadline:
-                raise BenchError(f"the servers did not start within 180 s (logs in {self.logs})")
-            if not web_ready:
-                started = (self.logs / "web.log").read_text().count("Application startup complete")
-                web_ready = started >= self.args.web_workers
-            if web_ready and not worker_ready:  # (a ping costs a process start: only once the web is up)
-                ping = subprocess.run([PY, "-m", "celery", "-A", "respect_site", "inspect", "ping", "-d",
-                                       self.worker_name, "--timeout", "2"], cwd=ROOT, env=self.env,
-                                      capture_output=True, text=True)
-                worker_ready = ping.returncode == 0 and "pong" in ping.stdout
+                raise BenchError(f"the servers did not start within {START_SECONDS} s: web workers started "
+                                 f"{web_started} of {self.args.web_workers}, inference worker ping: {ping} "
+                                 f"(logs in {self.logs})")
+            web_started = (self.logs / "web.log").read_text().count("Application startup complete")
+            if web_started >= self.args.web_workers:  # (a ping costs a process start: only once the web is up)
+                ping = self._ping_inference_worker()
             time.sleep(0.5)
         # The worker loads the policy in the background as it starts (warm-up): give it a moment.
         import httpx2
 
-        for _ in range(60):
+        while True:
             try:
-                if httpx2.get(f"{self.base}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx2.HTTPError:
-                pass
+                answer = f"HTTP {httpx2.get(f'{self.base}/healthz', timeout=5).status_code}"
+            except httpx2.HTTPError as exc:
+                answer = f"{type(exc).__name__}: {exc}"
+            if answer == "HTTP 200":
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"/healthz did not answer 200 within {START_SECONDS} s of the start: {answer}")
             time.sleep(0.5)
-        else:
-            raise BenchError("/healthz did not answer 200")
+        progress(f"servers up after {time.monotonic() - began:.0f} s")
         time.sleep(2)
+
+    def _ping_inference_worker(self) -> str:
+        """'pong' when the bench's inference worker answers a Celery ping, else what happened instead."""
+        try:
+            ping = subprocess.run([PY, "-m", "celery", "-A", "respect_site", "inspect", "ping", "-d",
+                                   self.worker_name, "--timeout", "2"], cwd=ROOT, env=self.env,
+                                  capture_output=True, text=True, timeout=PING_SECONDS)
+        except subprocess.TimeoutExpired:
+            return f"no answer within {PING_SECONDS} s"
+        if ping.returncode == 0 and "pong" in ping.stdout:
+            return "pong"
+        said = (ping.stderr.strip() or ping.stdout.strip() or "no output").splitlines()[-1]
+        return f"exit {ping.returncode}: {said}"
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -778,6 +794,7 @@ async def paced_run(base: str, count: int, args, tag: str, live: dict) -> list[J
     rng = random.Random(f"{args.seed}-{tag}")
     people = [Participant(base, f"B{tag}x{i}", rng=random.Random(rng.random()), typing=tuple(args.typing_range),
                           fetch_images=not args.no_images, live=live) for i in range(count)]
+    live["people"] = people  # (where each one is, if the bench is stopped)
 
     async def one(i: int, person: Participant) -> None:
         await asyncio.sleep(args.ramp * i / max(1, count))
@@ -794,6 +811,7 @@ async def unpaced_level(base: str, slots: int, args, tag: str, live: dict) -> tu
     started = time.monotonic()
     stop_at = started + args.step_seconds
     people: list[Participant] = []
+    live["people"] = people
 
     async def slot(s: int) -> None:
         await asyncio.sleep(0.2 * s)  # a short stagger: not every slot on the same millisecond
@@ -1024,6 +1042,8 @@ def print_resources(row: dict) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    # Stopped by a supervisor (SIGTERM) as by Ctrl-C: the servers it started are stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     progress = lambda message: print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)  # noqa: E731
     topology = Topology(args)
     result: dict = {
@@ -1036,10 +1056,10 @@ def main(argv=None) -> int:
         "runs": [],
     }
     ok = True
+    live: dict = {"now": 0, "peak": 0, "people": []}
     try:
         topology.setup(progress)
         topology.start(progress)
-        live = {"now": 0, "peak": 0}
         monitor = Monitor(topology)
         sizes = args.game_counts if args.mode == "paced" else args.level_list
         baseline_p95 = None
@@ -1086,7 +1106,10 @@ def main(argv=None) -> int:
         print(f"serve_load: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("serve_load: interrupted", file=sys.stderr)
+        going = [p.record for p in live["people"] if not p.record.completed and p.record.error is None]
+        stages = ", ".join(f"{n} in {stage}" for stage, n in sorted(Counter(r.stage for r in going).items()))
+        print(f"serve_load: interrupted{f' with participants still going: {stages}' if going else ''}",
+              file=sys.stderr)
         return 2
     finally:
         progress("stopping the servers")

@@ -6,8 +6,12 @@ The bench creates (and drops) its own database ``respect_bench_smoke`` on the te
 and flushes Redis database 14 of the test run's Redis server; it never touches the test database.
 """
 import json
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 from urllib.parse import quote
 
@@ -25,16 +29,40 @@ def _bench_urls() -> tuple[str, str]:
     return database, redis
 
 
+BENCH_SECONDS = 210  # a smoke run takes ~25 s here; the bench gives up on its servers after 180 s
+STOP_SECONDS = 60  # for the bench to stop the servers it started, once told to
+
+
+def _run_bench(argv: list[str], work_dir) -> subprocess.CompletedProcess:
+    """Run the bench; if it overruns, stop it as a supervisor would (SIGTERM: it stops its servers and
+    says where its participants were) and fail with what it printed and the end of each server's log."""
+    bench = subprocess.Popen([sys.executable, str(BENCH), *argv], cwd=settings.BASE_DIR,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = bench.communicate(timeout=BENCH_SECONDS)
+    except subprocess.TimeoutExpired:
+        bench.send_signal(signal.SIGTERM)
+        try:
+            stdout, stderr = bench.communicate(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            bench.kill()
+            stdout, stderr = bench.communicate()
+        logs = "".join(f"\n--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+                       for log in sorted(work_dir.glob("logs/*/*.log")))
+        pytest.fail(f"the bench was still running after {BENCH_SECONDS} s\n{stdout[-3000:]}{stderr[-3000:]}{logs}")
+    return subprocess.CompletedProcess(bench.args, bench.returncode, stdout, stderr)
+
+
 @pytest.mark.services
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(BENCH_SECONDS + STOP_SECONDS + 30)
 def test_three_participants_play_through_the_whole_journey_without_errors(tmp_path):
     database, redis = _bench_urls()
-    out = tmp_path / "result.json"
-    completed = subprocess.run(
-        [sys.executable, str(BENCH), "--mode", "paced", "--games", "3", "--typing", "0.05,0.2", "--ramp", "1",
-         "--display-delay", "0.3", "--web-workers", "2", "--inference-threads", "4", "--seed", "1",
-         "--database-url", database, "--redis-url", redis, "--work-dir", str(tmp_path / "work"), "--out", str(out)],
-        cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=220,
+    out, work = tmp_path / "result.json", tmp_path / "work"
+    completed = _run_bench(
+        ["--mode", "paced", "--games", "3", "--typing", "0.05,0.2", "--ramp", "1", "--display-delay", "0.3",
+         "--web-workers", "2", "--inference-threads", "4", "--seed", "1", "--run-timeout", "120",
+         "--database-url", database, "--redis-url", redis, "--work-dir", str(work), "--out", str(out)],
+        work,
     )
     report = completed.stdout[-3000:] + completed.stderr[-3000:]
     assert completed.returncode == 0, report
@@ -60,6 +88,34 @@ def test_three_participants_play_through_the_whole_journey_without_errors(tmp_pa
     roles = run["resources"]["roles"]
     assert roles["web worker"]["most_at_once"] >= 2 and roles["inference"]["processes"] >= 1 and "clock" in roles
     assert "games" in completed.stdout and "OK" in completed.stdout
+
+
+@pytest.mark.services
+@pytest.mark.timeout(240)
+def test_a_bench_told_to_stop_stops_its_servers_and_says_where_its_participants_were(tmp_path):
+    """SIGTERM (a supervisor, a CI timeout) stops the bench like Ctrl-C: the servers it started go too,
+    and it says at which stage the participants still going were."""
+    database, redis = _bench_urls()
+    # A long ramp: the first participant plays, the other two have not arrived when it is stopped.
+    bench = subprocess.Popen(
+        [sys.executable, str(BENCH), "--mode", "paced", "--games", "3", "--ramp", "600", "--web-workers", "1",
+         "--inference-threads", "1", "--database-url", database, "--redis-url", redis,
+         "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "result.json")],
+        cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = None
+    for line in bench.stdout:
+        port = port or next(iter(re.findall(r"on port (\d+)", line)), None)
+        if "paced run:" in line:
+            break
+    time.sleep(2)
+    socket.create_connection(("127.0.0.1", int(port)), timeout=5).close()  # the site is up
+    bench.send_signal(signal.SIGTERM)
+    stdout, stderr = bench.communicate(timeout=120)
+    assert bench.returncode == 2, stdout + stderr
+    assert "interrupted with participants still going: " in stderr and "2 in entry" in stderr, stderr
+    assert "stopping the servers" in stdout
+    with pytest.raises(OSError):  # nothing listens on the site's port any more
+        socket.create_connection(("127.0.0.1", int(port)), timeout=5).close()
 
 
 def test_bad_arguments_exit_with_a_one_line_reason():
