@@ -77,6 +77,11 @@ PING_SECONDS = 30  # one `celery inspect ping` of the inference worker (it waits
 LAG_PROBE_SECONDS = 0.05  # how often the client checks how late its own event loop runs
 
 
+def _last_line(*outputs: str) -> str:
+    """The last line of the first output that has any: what a failed command said last."""
+    return next((text.strip().splitlines()[-1] for text in outputs if text.strip()), "no output")
+
+
 class BenchError(RuntimeError):
     """The topology could not be set up; the message says why."""
 
@@ -260,8 +265,7 @@ class Topology:
         result = subprocess.run([PY, "manage.py", *argv], cwd=ROOT, env=self.env, capture_output=True, text=True)
         (self.logs / f"{log}.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
-            last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
-            raise BenchError(f"manage.py {' '.join(argv[:2])} failed: {last}")
+            raise BenchError(f"manage.py {' '.join(argv[:2])} failed: {_last_line(result.stderr, result.stdout)}")
         return result.stdout
 
     def setup(self, progress) -> None:
@@ -282,8 +286,7 @@ class Topology:
         self.manage("generate_tangrams", "--count", "100", "--seed", "0", log="tangrams")
         self.manage("generate_configs", "--count", "20", "--seed", "0", log="configs")
         if build is not None and build.wait() != 0:
-            tail = (self.logs / "init_policy.log").read_text().strip().splitlines()
-            raise BenchError(f"manage.py init_policy failed: {tail[-1] if tail else 'no output'}")
+            raise BenchError(f"manage.py init_policy failed: {_last_line((self.logs / 'init_policy.log').read_text())}")
         progress("policy checkpoint, system, round")
         settings = {"timing": {"bot_min_delay_seconds": self.args.display_delay}}
         script = (
@@ -325,8 +328,8 @@ class Topology:
         while web_started < self.args.web_workers or ping != "pong":
             for name, process in self.processes.items():
                 if process.poll() is not None:
-                    tail = (self.logs / f"{name}.log").read_text()[-600:].strip().splitlines()
-                    raise BenchError(f"{name} exited ({process.returncode}): {tail[-1] if tail else 'no output'}")
+                    said = _last_line((self.logs / f"{name}.log").read_text())
+                    raise BenchError(f"{name} exited ({process.returncode}): {said}")
             if time.monotonic() > deadline:
                 raise BenchError(f"the servers did not start within {START_SECONDS} s: web workers started "
                                  f"{web_started} of {self.args.web_workers}, inference worker ping: {ping} "
@@ -361,8 +364,7 @@ class Topology:
             return f"no answer within {PING_SECONDS} s"
         if ping.returncode == 0 and "pong" in ping.stdout:
             return "pong"
-        said = (ping.stderr.strip() or ping.stdout.strip() or "no output").splitlines()[-1]
-        return f"exit {ping.returncode}: {said}"
+        return f"exit {ping.returncode}: {_last_line(ping.stderr, ping.stdout)}"
 
     def stop(self) -> None:
         for process in self.processes.values():
