@@ -5,6 +5,7 @@ the state for its own role and sends it (so a listener never receives what only 
 see). Notifications are sent after the transaction commits.
 """
 import asyncio
+import copy
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_la
 
 log = logging.getLogger(__name__)
 _server_loop: asyncio.AbstractEventLoop | None = None
-_own: tuple | None = None  # (process id, default layer, loop, sending layer): see _own_sender
+_own: tuple | None = None  # (process id, layer settings, loop, sending layer): see _own_sender
 _lock = threading.Lock()
 
 
@@ -35,15 +36,21 @@ def register_server_loop(loop: asyncio.AbstractEventLoop) -> None:
         _server_loop = loop
 
 
-def _own_sender(layer) -> tuple[asyncio.AbstractEventLoop, object]:
+def _own_sender() -> tuple[asyncio.AbstractEventLoop, object]:
     """For a process without a server loop (inference workers, the game clock) and a layer that
     reaches other processes (Redis): one long-lived event loop on a thread of this process, with a
     layer instance of its own. A layer keeps its connections per event loop, so a fresh loop per
     notification would connect to Redis for every turn; its own instance keeps those connections
-    apart from the default layer's (whose ``flush`` closes every loop's connections from the caller's)."""
+    apart from the default layer's (whose ``flush`` closes every loop's connections from the caller's).
+
+    The sender is replaced after a fork or when the layer's settings change (tests override them),
+    never because another default-layer instance turned up: Channels creates the default layer
+    lazily without a lock, so worker threads notifying at once can each get an instance of their own,
+    and replacing the sender for each stopped the loop that the first notifications were waiting on."""
     global _own
+    config = copy.deepcopy(channel_layers.configs.get(DEFAULT_CHANNEL_LAYER))
     with _lock:
-        if _own is None or _own[0] != os.getpid() or _own[1] is not layer:  # none yet, a fork, new settings
+        if _own is None or _own[0] != os.getpid() or _own[1] != config:  # none yet, a fork, new settings
             if _own is not None and _own[0] == os.getpid():
                 _own[2].call_soon_threadsafe(_own[2].stop)
             loop = asyncio.new_event_loop()
@@ -51,7 +58,7 @@ def _own_sender(layer) -> tuple[asyncio.AbstractEventLoop, object]:
             loop.call_soon(running.set)
             threading.Thread(target=loop.run_forever, name="notifications", daemon=True).start()
             running.wait(5)
-            _own = (os.getpid(), layer, loop, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
+            _own = (os.getpid(), config, loop, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
         return _own[2], _own[3]
 
 
@@ -66,7 +73,7 @@ def notify_interaction(interaction_id: int, version: int | None = None) -> None:
         message["version"] = version
     loop = _server_loop  # the in-memory layer lives in the server's loop, or in the caller's
     if loop is None and not isinstance(layer, InMemoryChannelLayer):
-        loop, layer = _own_sender(layer)
+        loop, layer = _own_sender()
     coroutine = layer.group_send(group_name(interaction_id), message)
     try:
         if loop is not None and loop.is_running() and not _in_loop_thread(loop):

@@ -2,6 +2,7 @@
 
 Run by the second pass of ``make test`` (DATABASE_URL / REDIS_URL set); skipped otherwise.
 """
+import asyncio
 import io
 import os
 import subprocess
@@ -92,6 +93,53 @@ def test_notifications_from_worker_threads_reach_the_game_group():
     assert async_to_sync(collect)(channel, 4) == [{"type": "game.changed", "interaction": 424242}] * 4
     # The notifications' connections are their own: flushing the default layer (as tests do) still works.
     async_to_sync(layer.flush)()
+
+
+FIRST_NOTIFICATIONS_AT_ONCE = """
+import sys, threading
+import django
+django.setup()
+from games.notify import notify_interaction
+interaction, count = int(sys.argv[1]), int(sys.argv[2])
+barrier = threading.Barrier(count)
+def notify():
+    barrier.wait()
+    notify_interaction(interaction)
+threads = [threading.Thread(target=notify) for _ in range(count)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+def test_a_fresh_workers_first_notifications_sent_at_once_all_arrive():
+    """A fresh inference worker's threads each record an answer and notify at the same moment (no
+    channel layer, no sending loop yet in that process): every notification reaches the game's group.
+    A race here once stopped the sending loop under the first notifications, and the speaker never
+    saw the model's answer (the game then ended as speaker idle)."""
+    from django.conf import settings
+
+    from games.notify import group_name
+
+    layer, interaction, count = get_channel_layer(), 434343, 8
+
+    async def listen():
+        channel = await layer.new_channel()
+        await layer.group_add(group_name(interaction), channel)
+        return channel
+
+    async def collect(channel):
+        try:
+            return [await asyncio.wait_for(layer.receive(channel), 10) for _ in range(count)]
+        finally:
+            await layer.group_discard(group_name(interaction), channel)
+
+    channel = async_to_sync(listen)()
+    sender = subprocess.run([sys.executable, "-c", FIRST_NOTIFICATIONS_AT_ONCE, str(interaction), str(count)],
+                            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120)
+    assert sender.returncode == 0 and "could not notify" not in sender.stderr, sender.stderr[-2000:]
+    assert async_to_sync(collect)(channel) == [{"type": "game.changed", "interaction": interaction}] * count
 
 
 @pytest.fixture
